@@ -1,0 +1,74 @@
+/* results/db.h: the SQLite results database (schema in docs/SCHEMA.md).
+ *
+ * A run is handed over as a plain data record (res_run) and written in one transaction:
+ * a run that fails to write leaves nothing behind. The schema version lives in
+ * PRAGMA user_version; opening a database written by a newer moesim is an error, an older
+ * one is migrated forward. Knows nothing about how the numbers were produced.
+ *
+ * Ownership: res_run and everything it points to belong to the caller; the database
+ * handle owns its connection. */
+#ifndef RESULTS_DB_H
+#define RESULTS_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/err.h"
+
+#define RES_SCHEMA_VERSION 1
+
+typedef struct res_db res_db;
+
+/* One simulated training step. Arrays are indexed as documented; counts live in res_run. */
+typedef struct res_step {
+    int step;                        /* 0-based */
+    double step_time_s;
+    double tokens;                   /* tokens processed in the step (whole cluster) */
+    double dropped_tokens;           /* token-expert assignments dropped by capacity */
+    double max_mean_load;            /* max over layers of max/mean expert load */
+    uint64_t events;                 /* engine events for this step */
+    const double *breakdown_s;       /* [n_categories], sums to step_time_s */
+    const double *gpu_busy_s;        /* [n_gpus]: compute-stream busy time */
+    const int64_t *expert_tokens;    /* [n_layers * n_experts], after dropping; may be NULL */
+    const int64_t *expert_dropped;   /* [n_layers * n_experts]; may be NULL */
+} res_step;
+
+/* A named scalar of the run (e.g. "tokens_per_s_per_gpu"). */
+typedef struct res_metric {
+    const char *name;
+    double value;
+} res_metric;
+
+typedef struct res_run {
+    const char *name;                /* scenario name, e.g. "default" */
+    const char *scenario_text;       /* the scenario file as given */
+    const char *resolved;            /* every key's resolved value, INI text */
+    uint64_t seed;
+    const char *version;             /* moesim version string */
+    int64_t started_unix;            /* seconds since the epoch */
+    double wall_s;                   /* simulator wall time */
+    int n_gpus;
+    int n_layers;                    /* MoE layers with expert loads */
+    int n_experts;
+    int n_categories;
+    const char *const *category_names; /* [n_categories] */
+    int n_steps;
+    const res_step *steps;           /* [n_steps] */
+    int n_metrics;
+    const res_metric *metrics;       /* [n_metrics] */
+} res_run;
+
+/* Opens (creating if absent) the database at path, creating or migrating the schema.
+ * SIM_EIO with a message naming the path when it cannot be opened or created (for example
+ * a missing directory); SIM_EDB when it was written by a newer schema or is not a moesim
+ * database. */
+sim_status res_db_open(const char *path, res_db **out, sim_err *err);
+void res_db_close(res_db *db);                  /* NULL: no-op */
+
+/* Writes the whole run in one transaction; *run_id (if not NULL) receives its id. */
+sim_status res_db_write_run(res_db *db, const res_run *run, int64_t *run_id, sim_err *err);
+
+/* The underlying connection, for readers (plots, checks, tests). Owned by db. */
+struct sqlite3 *res_db_handle(res_db *db);
+
+#endif
