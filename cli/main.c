@@ -1,0 +1,45 @@
+/* cli/main.c: the moesim command: dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sim/version.h"
+
+static const char usage[] =
+    "usage: moesim COMMAND [ARGS]\n"
+    "\n"
+    "Simulates Mixture-of-Experts training steps on a GPU cluster.\n"
+    "\n"
+    "commands:\n"
+    "  run FILE [--set section.key=value]... [--db PATH] [--json] [--quiet]\n"
+    "                     simulate the scenario in FILE, print the step-time breakdown\n"
+    "                     and store the run in SQLite (results/runs/NAME.db)\n"
+    "  plot DB -o FILE    draw the step-time breakdown of the runs in DB (.png or .svg)\n"
+    "\n"
+    "  moesim COMMAND --help   help on one command\n"
+    "  moesim --version        print the version\n"
+    "\n"
+    "exit status: 0 success, 1 failure while running, 2 bad usage or bad input\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("moesim %s\n", MOESIM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cli_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "plot") == 0)
+        return cli_plot(argc - 1, argv + 1);
+    fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

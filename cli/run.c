@@ -1,0 +1,396 @@
+/* cli/run.c: `moesim run`: load a scenario, simulate its steps, print and store the run. */
+#include <cJSON.h>
+#include <errno.h>
+#include <gsl/gsl_rng.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "models/route.h"
+#include "models/scenario.h"
+#include "models/step.h"
+#include "results/db.h"
+#include "sim/alloc.h"
+#include "sim/cfg.h"
+#include "sim/rng.h"
+#include "sim/version.h"
+
+#define RNG_STREAM_ROUTING 1
+
+static const char run_usage[] =
+    "usage: moesim run FILE [--set section.key=value]... [--db PATH] [--json] [--quiet]\n"
+    "\n"
+    "Simulates the training step(s) that scenario FILE describes, prints the step time and\n"
+    "where it goes (critical-path breakdown), and stores the run in a SQLite database.\n"
+    "\n"
+    "  --set section.key=value  override one scenario key (repeatable)\n"
+    "  --db PATH                database to add the run to (default results/runs/NAME.db,\n"
+    "                           NAME being FILE's name without .ini)\n"
+    "  --json                   print one JSON object instead of the summary\n"
+    "  --quiet                  no progress output on stderr\n";
+
+typedef struct run_opts {
+    const char *file;
+    const char *db;
+    const char **sets;
+    size_t n_sets;
+    int json, quiet;
+} run_opts;
+
+static int parse_args(int argc, char **argv, run_opts *o)
+{
+    o->sets = sim_calloc((size_t)argc, sizeof *o->sets);
+    if (!o->sets)
+        return cli_usage_error("run", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(run_usage, stdout);
+            return -1;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--db") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error("run", "%s needs a value", a);
+            if (a[2] == 's')
+                o->sets[o->n_sets++] = argv[++i];
+            else
+                o->db = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            o->sets[o->n_sets++] = a + 6;
+        } else if (strncmp(a, "--db=", 5) == 0) {
+            o->db = a + 5;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage_error("run", "unknown option '%s'", a);
+        } else if (!o->file) {
+            o->file = a;
+        } else {
+            return cli_usage_error("run", "one scenario file at a time (got '%s' and '%s')",
+                                   o->file, a);
+        }
+    }
+    if (!o->file)
+        return cli_usage_error("run", "missing scenario FILE");
+    return 0;
+}
+
+/* "dir/name.ini" -> "name" */
+static void scenario_name(const char *path, char *out, size_t n)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(out, n, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
+}
+
+/* The database's directory must exist; the default results/runs/ is created. */
+static sim_status prepare_db_path(const char *db, int is_default, sim_err *err)
+{
+    char *copy = strdup(db);
+    if (!copy)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    char *dir = dirname(copy);
+    struct stat st;
+    sim_status s = SIM_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (is_default && (mkdir("results", 0777) == 0 || errno == EEXIST) &&
+            (mkdir(dir, 0777) == 0 || errno == EEXIST))
+            s = SIM_OK;
+        else
+            s = sim_err_set(err, SIM_EINPUT, "%s: cannot write the database: directory %s does not exist",
+                            db, dir);
+    }
+    free(copy);
+    return s;
+}
+
+typedef struct run_totals {
+    int n_steps;
+    step_result *steps;
+    int64_t *expert_tokens;    /* [steps][layers][experts] summed over GPUs */
+    int64_t *expert_dropped;
+    double wall_s;
+} run_totals;
+
+static void totals_fini(run_totals *t)
+{
+    if (t->steps)
+        for (int i = 0; i < t->n_steps; i++)
+            step_result_fini(&t->steps[i]);
+    sim_free(t->steps);
+    sim_free(t->expert_tokens);
+    sim_free(t->expert_dropped);
+}
+
+static sim_status simulate(const scn_config *c, const run_opts *o, run_totals *t, sim_err *err)
+{
+    const route_model *rm = route_model_find(c->routing.model);
+    int L = c->model.layers, E = c->model.experts, n = scn_world(c);
+    t->n_steps = c->run.steps;
+    t->steps = sim_calloc((size_t)t->n_steps, sizeof *t->steps);
+    t->expert_tokens = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
+    t->expert_dropped = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
+    gsl_rng *rng = sim_rng_new(c->run.seed, RNG_STREAM_ROUTING);
+    void *rstate = rm->state_size ? sim_calloc(1, rm->state_size) : NULL;
+    sim_status st = SIM_OK;
+    int rinit = 0;
+    if (!t->steps || !t->expert_tokens || !t->expert_dropped || !rng ||
+        (rm->state_size && !rstate)) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (rm->init) {
+        st = rm->init(rstate, c, err);
+        rinit = 1;
+        if (st != SIM_OK)
+            goto done;
+    }
+    cli_progress pr;
+    cli_progress_init(&pr, "simulating", o->quiet || o->json);
+    for (int s = 0; s < t->n_steps; s++) {
+        route_result r;
+        st = route_sample_step(rm, rstate, c, rng, s, &r, err);
+        if (st != SIM_OK)
+            break;
+        for (int l = 0; l < L; l++)
+            for (int g = 0; g < n; g++)
+                for (int e = 0; e < E; e++) {
+                    size_t i = ((size_t)l * n + g) * E + e, j = ((size_t)s * L + l) * E + e;
+                    t->expert_tokens[j] += r.counts[i];
+                    t->expert_dropped[j] += r.dropped[i];
+                }
+        st = step_simulate(c, &r, &t->steps[s], err);
+        route_result_fini(&r);
+        if (st != SIM_OK)
+            break;
+        cli_progress_update(&pr, s + 1, t->n_steps);
+    }
+    cli_progress_done(&pr);
+done:
+    if (rinit && rm->fini)
+        rm->fini(rstate);
+    sim_free(rstate);
+    if (rng)
+        gsl_rng_free(rng);
+    return st;
+}
+
+typedef struct summary {
+    double step_time_s, breakdown_s[STEP_N_CAT];
+    double tokens, dropped, max_mean_load;
+    uint64_t events;
+} summary;
+
+static void summarize(const run_totals *t, summary *s)
+{
+    memset(s, 0, sizeof *s);
+    sim_time total = 0, cat[STEP_N_CAT] = {0};
+    for (int i = 0; i < t->n_steps; i++) {
+        const step_result *r = &t->steps[i];
+        total += r->step_time;
+        for (int k = 0; k < STEP_N_CAT; k++)
+            cat[k] += r->breakdown[k];
+        s->tokens += r->tokens;
+        s->dropped += r->dropped;
+        if (r->max_mean_load > s->max_mean_load)
+            s->max_mean_load = r->max_mean_load;
+        s->events += r->events;
+    }
+    s->step_time_s = sim_time_to_s(total) / t->n_steps;
+    for (int k = 0; k < STEP_N_CAT; k++)
+        s->breakdown_s[k] = sim_time_to_s(cat[k]) / t->n_steps;
+}
+
+static sim_status store(const char *db_path, const char *name, const char *text,
+                        const scn_config *c, const run_totals *t, const summary *s,
+                        time_t started, int64_t *run_id, sim_err *err)
+{
+    int n = scn_world(c), L = c->model.layers, E = c->model.experts;
+    char *resolved = sim_cfg_format(scn_keys, scn_n_keys, c);
+    res_step *steps = sim_calloc((size_t)t->n_steps, sizeof *steps);
+    double (*bd)[STEP_N_CAT] = sim_calloc((size_t)t->n_steps, sizeof *bd);
+    sim_status st = SIM_OK;
+    res_db *db = NULL;
+    if (!resolved || !steps || !bd) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < t->n_steps; i++) {
+        const step_result *r = &t->steps[i];
+        for (int k = 0; k < STEP_N_CAT; k++)
+            bd[i][k] = sim_time_to_s(r->breakdown[k]);
+        steps[i] = (res_step){
+            .step = i,
+            .step_time_s = sim_time_to_s(r->step_time),
+            .tokens = r->tokens,
+            .dropped_tokens = r->dropped,
+            .max_mean_load = r->max_mean_load,
+            .events = r->events,
+            .breakdown_s = bd[i],
+            .gpu_busy_s = r->gpu_busy_s,
+            .expert_tokens = t->expert_tokens + (size_t)i * L * E,
+            .expert_dropped = t->expert_dropped + (size_t)i * L * E,
+        };
+    }
+    res_metric metrics[] = {
+        {"step_time_s", s->step_time_s},
+        {"tokens_per_s_per_gpu", s->tokens / t->n_steps / s->step_time_s / n},
+        {"dropped_fraction", s->dropped / (s->tokens * c->model.top_k)},
+        {"max_mean_load", s->max_mean_load},
+        {"events", (double)s->events},
+    };
+    res_run run = {
+        .name = name,
+        .scenario_text = text,
+        .resolved = resolved,
+        .seed = c->run.seed,
+        .version = MOESIM_VERSION,
+        .started_unix = (int64_t)started,
+        .wall_s = t->wall_s,
+        .n_gpus = n,
+        .n_layers = L,
+        .n_experts = E,
+        .n_categories = STEP_N_CAT,
+        .category_names = step_category_names,
+        .n_steps = t->n_steps,
+        .steps = steps,
+        .n_metrics = (int)(sizeof metrics / sizeof metrics[0]),
+        .metrics = metrics,
+    };
+    st = res_db_open(db_path, &db, err);
+    if (st == SIM_OK)
+        st = res_db_write_run(db, &run, run_id, err);
+done:
+    res_db_close(db);
+    sim_free(resolved);
+    sim_free(steps);
+    sim_free(bd);
+    return st;
+}
+
+static void print_summary(const char *file, const scn_config *c, const run_totals *t,
+                          const summary *s, const char *db_path, int64_t run_id)
+{
+    int n = scn_world(c);
+    double tok_step = s->tokens / t->n_steps;
+    printf("moesim %s  %s  (seed %llu, %d step%s)\n", MOESIM_VERSION, file,
+           (unsigned long long)c->run.seed, t->n_steps, t->n_steps == 1 ? "" : "s");
+    printf("cluster    %d x %s (%d node%s x %d), intra %s %.0f GB/s, inter %s %.0f Gb/s\n", n,
+           c->cluster.gpu, c->cluster.nodes, c->cluster.nodes == 1 ? "" : "s",
+           c->cluster.gpus_per_node, c->cluster.intra, c->cluster.intra_bw_GBps,
+           c->cluster.inter, c->cluster.inter_bw_Gbps);
+    printf("model      %d layers, hidden %d, %d experts top-%d, expert ffn %d; EP %d\n",
+           c->model.layers, c->model.hidden, c->model.experts, c->model.top_k,
+           c->model.ffn_expert, c->parallel.ep);
+    printf("step time  %.3f ms%s\n", s->step_time_s * 1e3, t->n_steps > 1 ? " (mean)" : "");
+    printf("throughput %.0f tokens/s, %.1f tokens/s per GPU\n", tok_step / s->step_time_s,
+           tok_step / s->step_time_s / n);
+    printf("breakdown (critical path):\n");
+    for (int k = 0; k < STEP_N_CAT; k++)
+        printf("  %-14s %10.3f ms  %5.1f%%\n", step_category_names[k], s->breakdown_s[k] * 1e3,
+               100.0 * s->breakdown_s[k] / s->step_time_s);
+    printf("routing    %s; dropped %.0f of %.0f token-expert assignments (%.2f%%); "
+           "load max/mean %.3f\n",
+           c->routing.model, s->dropped, s->tokens * c->model.top_k,
+           100.0 * s->dropped / (s->tokens * c->model.top_k), s->max_mean_load);
+    printf("engine     %llu events in %.3f s wall\n", (unsigned long long)s->events, t->wall_s);
+    printf("results    %s (run %lld)\n", db_path, (long long)run_id);
+}
+
+static int print_json(const scn_config *c, const run_totals *t, const summary *s,
+                      const char *db_path, int64_t run_id)
+{
+    int n = scn_world(c);
+    double tok_step = s->tokens / t->n_steps;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return 1;
+    cJSON_AddNumberToObject(o, "step_time_s", s->step_time_s);
+    cJSON *bd = cJSON_AddObjectToObject(o, "breakdown_s");
+    for (int k = 0; k < STEP_N_CAT && bd; k++)
+        cJSON_AddNumberToObject(bd, step_category_names[k], s->breakdown_s[k]);
+    cJSON_AddNumberToObject(o, "tokens_per_s", tok_step / s->step_time_s);
+    cJSON_AddNumberToObject(o, "tokens_per_s_per_gpu", tok_step / s->step_time_s / n);
+    cJSON_AddNumberToObject(o, "dropped_fraction", s->dropped / (s->tokens * c->model.top_k));
+    cJSON_AddNumberToObject(o, "max_mean_load", s->max_mean_load);
+    cJSON_AddNumberToObject(o, "events", (double)s->events);
+    cJSON_AddNumberToObject(o, "wall_s", t->wall_s);
+    cJSON_AddNumberToObject(o, "gpus", n);
+    cJSON_AddNumberToObject(o, "steps", t->n_steps);
+    cJSON *arr = cJSON_AddArrayToObject(o, "step_times_s");
+    for (int i = 0; i < t->n_steps && arr; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(sim_time_to_s(t->steps[i].step_time)));
+    cJSON_AddStringToObject(o, "db", db_path);
+    cJSON_AddNumberToObject(o, "run_id", (double)run_id);
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!txt)
+        return 1;
+    puts(txt);
+    cJSON_free(txt);
+    return 0;
+}
+
+int cli_run(int argc, char **argv)
+{
+    run_opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0) {
+        sim_free(o.sets);
+        return rc < 0 ? 0 : rc;
+    }
+    sim_err err = {0};
+    scn_config c;
+    char *text = NULL, name[256], db_buf[512];
+    run_totals t = {0};
+    summary s;
+    int64_t run_id = 0;
+    time_t started = time(NULL);
+    double t0 = cli_now_s();
+
+    sim_status st = sim_cfg_load_file(scn_keys, scn_n_keys, &c, o.file, o.sets, o.n_sets,
+                                      &text, &err);
+    if (st == SIM_OK && (st = scn_resolve(&c, &err)) != SIM_OK) {
+        char msg[sizeof err.msg];
+        memcpy(msg, err.msg, sizeof msg);
+        size_t k = strlen(o.file) < 256 ? strlen(o.file) : 256;
+        sim_err_set(&err, st, "%.*s: %.700s", (int)k, o.file, msg);
+    }
+    if (st != SIM_OK)
+        goto out;
+    scenario_name(o.file, name, sizeof name);
+    if (!o.db) {
+        snprintf(db_buf, sizeof db_buf, "results/runs/%s.db", name);
+        o.db = db_buf;
+    }
+    st = prepare_db_path(o.db, o.db == db_buf, &err);
+    if (st != SIM_OK)
+        goto out;
+    st = simulate(&c, &o, &t, &err);
+    if (st != SIM_OK)
+        goto out;
+    t.wall_s = cli_now_s() - t0;
+    summarize(&t, &s);
+    st = store(o.db, name, text, &c, &t, &s, started, &run_id, &err);
+    if (st != SIM_OK)
+        goto out;
+    if (o.json)
+        rc = print_json(&c, &t, &s, o.db, run_id);
+    else
+        print_summary(o.file, &c, &t, &s, o.db, run_id);
+out:
+    if (st != SIM_OK)
+        rc = cli_fail(&err);
+    totals_fini(&t);
+    sim_free(text);
+    sim_free(o.sets);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* models/hw.h: hardware presets: GPUs and the links between them.
+ *
+ * Every number is the vendor's dense figure with its source in hw.c. Efficiency factors
+ * (the fraction of a peak that real kernels and collectives reach) are documented with
+ * their provenance next to each value. Presets are looked up by name. */
+#ifndef MODELS_HW_H
+#define MODELS_HW_H
+
+typedef struct hw_link {
+    const char *name;
+    double bw_GBps;          /* per direction, per GPU port, 1e9 bytes/s */
+    double lat_us;           /* one-way latency of a message, microseconds */
+    double efficiency;       /* achievable fraction of bw_GBps for large transfers */
+    const char *source;
+} hw_link;
+
+typedef struct hw_gpu {
+    const char *name;
+    double bf16_tflops;      /* dense tensor-core peak, 1e12 FLOP/s */
+    double fp8_tflops;       /* dense, 0 if unsupported */
+    double hbm_GB;           /* memory capacity, 1e9 bytes */
+    double hbm_GBps;         /* memory bandwidth, 1e9 bytes/s */
+    int n_sm;                /* streaming multiprocessors (compute units) */
+    double gemm_efficiency;  /* achieved fraction of bf16 peak on large GEMMs */
+    double mem_efficiency;   /* achieved fraction of HBM bandwidth by streaming kernels */
+    const char *intra;       /* usual intra-node link preset */
+    const char *source;
+} hw_gpu;
+
+const hw_gpu *hw_gpu_find(const char *name);        /* NULL if unknown */
+const hw_link *hw_link_find(const char *name);      /* NULL if unknown */
+/* "|"-separated preset names, for config choices and messages. */
+extern const char hw_gpu_names[];
+extern const char hw_link_names[];
+
+#endif

@@ -1,0 +1,136 @@
+/* models/scenario.c: the scenario key table and the cross-key rules. */
+#include "models/scenario.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/hw.h"
+
+#define OFF(f) offsetof(scn_config, f)
+#define SZ(f) sizeof(((scn_config *)0)->f)
+#define BIG 1e18
+
+/* section, key, type, offset, size, min, max, flags, default, choices, unit, help */
+const sim_cfg_key scn_keys[] = {
+    {"run", "seed", SIM_CFG_U64, OFF(run.seed), 0, 0, 1.8446744073709552e19, 0, "1", NULL, "",
+     "seed of every random stream"},
+    {"run", "steps", SIM_CFG_INT, OFF(run.steps), 0, 1, 1000000, 0, "1", NULL, "steps",
+     "training steps to simulate (routing is drawn anew each step)"},
+
+    {"cluster", "gpu", SIM_CFG_ENUM, OFF(cluster.gpu), SZ(cluster.gpu), 0, 0, 0, "h100-sxm",
+     hw_gpu_names, "", "GPU preset"},
+    {"cluster", "nodes", SIM_CFG_INT, OFF(cluster.nodes), 0, 1, 65536, 0, "1", NULL, "nodes",
+     "number of nodes"},
+    {"cluster", "gpus_per_node", SIM_CFG_INT, OFF(cluster.gpus_per_node), 0, 1, 1024, 0, "8",
+     NULL, "GPUs", "GPUs per node"},
+    {"cluster", "intra", SIM_CFG_ENUM, OFF(cluster.intra), SZ(cluster.intra), 0, 0,
+     SIM_CFG_OPTIONAL, NULL, hw_link_names, "", "intra-node link preset (default: the GPU's own)"},
+    {"cluster", "inter", SIM_CFG_ENUM, OFF(cluster.inter), SZ(cluster.inter), 0, 0, 0, "ndr400",
+     hw_link_names, "", "inter-node link preset (one NIC per GPU)"},
+    {"cluster", "intra_bw_GBps", SIM_CFG_DOUBLE, OFF(cluster.intra_bw_GBps), 0, 0, BIG,
+     SIM_CFG_OPTIONAL | SIM_CFG_MIN_OPEN, NULL, NULL, "GB/s",
+     "intra-node bandwidth per GPU per direction (default: from the link preset)"},
+    {"cluster", "intra_lat_us", SIM_CFG_DOUBLE, OFF(cluster.intra_lat_us), 0, 0, 1e9,
+     SIM_CFG_OPTIONAL, NULL, NULL, "us", "intra-node message latency"},
+    {"cluster", "inter_bw_Gbps", SIM_CFG_DOUBLE, OFF(cluster.inter_bw_Gbps), 0, 0, BIG,
+     SIM_CFG_OPTIONAL | SIM_CFG_MIN_OPEN, NULL, NULL, "Gb/s",
+     "inter-node bandwidth per GPU (NIC) per direction (default: from the link preset)"},
+    {"cluster", "inter_lat_us", SIM_CFG_DOUBLE, OFF(cluster.inter_lat_us), 0, 0, 1e9,
+     SIM_CFG_OPTIONAL, NULL, NULL, "us", "inter-node message latency"},
+    {"cluster", "link_efficiency", SIM_CFG_DOUBLE, OFF(cluster.link_efficiency), 0, 0, 1,
+     SIM_CFG_OPTIONAL | SIM_CFG_MIN_OPEN, NULL, NULL, "fraction",
+     "achievable fraction of every link's bandwidth (1 = ideal; default: each preset's)"},
+    {"cluster", "gemm_efficiency", SIM_CFG_DOUBLE, OFF(cluster.gemm_efficiency), 0, 0, 1,
+     SIM_CFG_OPTIONAL | SIM_CFG_MIN_OPEN, NULL, NULL, "fraction",
+     "achieved fraction of the tensor-core peak (default: the GPU preset's)"},
+    {"cluster", "mem_efficiency", SIM_CFG_DOUBLE, OFF(cluster.mem_efficiency), 0, 0, 1,
+     SIM_CFG_OPTIONAL | SIM_CFG_MIN_OPEN, NULL, NULL, "fraction",
+     "achieved fraction of HBM bandwidth (default: the GPU preset's)"},
+    {"cluster", "launch_us", SIM_CFG_DOUBLE, OFF(cluster.launch_us), 0, 0, 1e6, 0, "4", NULL,
+     "us", "fixed overhead per kernel launch"},
+
+    {"model", "layers", SIM_CFG_INT, OFF(model.layers), 0, 1, 100000, 0, "32", NULL, "",
+     "transformer layers (each with attention and an MoE FFN)"},
+    {"model", "hidden", SIM_CFG_INT, OFF(model.hidden), 0, 1, 1 << 20, 0, "4096", NULL, "",
+     "hidden size d"},
+    {"model", "ffn_expert", SIM_CFG_INT, OFF(model.ffn_expert), 0, 1, 1 << 22, 0, "14336",
+     NULL, "", "intermediate size of one expert's FFN"},
+    {"model", "experts", SIM_CFG_INT, OFF(model.experts), 0, 1, 1 << 16, 0, "8", NULL, "",
+     "routed experts per MoE layer"},
+    {"model", "top_k", SIM_CFG_INT, OFF(model.top_k), 0, 1, 1 << 16, 0, "2", NULL, "",
+     "experts each token is routed to"},
+    {"model", "heads", SIM_CFG_INT, OFF(model.heads), 0, 1, 1 << 16, 0, "32", NULL, "",
+     "attention (query) heads"},
+    {"model", "kv_heads", SIM_CFG_INT, OFF(model.kv_heads), 0, 1, 1 << 16, 0, "8", NULL, "",
+     "key/value heads (grouped-query attention)"},
+    {"model", "swiglu", SIM_CFG_BOOL, OFF(model.swiglu), 0, 0, 1, 0, "true", NULL, "",
+     "gated (SwiGLU, 3 matrices) experts; false: plain 2-matrix MLP"},
+
+    {"parallel", "ep", SIM_CFG_INT, OFF(parallel.ep), 0, 1, 1 << 20, SIM_CFG_OPTIONAL, NULL,
+     NULL, "GPUs", "expert-parallel degree (default: all GPUs)"},
+
+    {"training", "seq_len", SIM_CFG_INT, OFF(training.seq_len), 0, 1, 1 << 24, 0, "4096",
+     NULL, "tokens", "sequence length"},
+    {"training", "micro_batch", SIM_CFG_INT, OFF(training.micro_batch), 0, 1, 1 << 20, 0, "1",
+     NULL, "sequences", "sequences per GPU per step"},
+
+    {"routing", "model", SIM_CFG_ENUM, OFF(routing.model), SZ(routing.model), 0, 0, 0,
+     "uniform", "uniform", "", "routing model"},
+    {"routing", "capacity_factor", SIM_CFG_DOUBLE, OFF(routing.capacity_factor), 0, 0, 1e6, 0,
+     "0", NULL, "", "expert capacity as a multiple of the balanced load; 0 = dropless"},
+
+    {"network", "model", SIM_CFG_ENUM, OFF(network.model), SZ(network.model), 0, 0, 0,
+     "analytic", "analytic", "", "how flows share links"},
+};
+const size_t scn_n_keys = sizeof scn_keys / sizeof scn_keys[0];
+
+static double or_default(double v, double preset) { return isnan(v) ? preset : v; }
+
+sim_status scn_resolve(scn_config *c, sim_err *err)
+{
+    const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
+    if (!gpu)
+        return sim_err_set(err, SIM_EINPUT, "cluster.gpu: unknown preset \"%s\" (expected one of %s)",
+                           c->cluster.gpu, hw_gpu_names);
+    if (c->cluster.intra[0] == '\0')
+        snprintf(c->cluster.intra, sizeof c->cluster.intra, "%s", gpu->intra);
+    const hw_link *intra = hw_link_find(c->cluster.intra);
+    const hw_link *inter = hw_link_find(c->cluster.inter);
+    if (!intra || !inter)
+        return sim_err_set(err, SIM_EINPUT, "cluster.%s: unknown link preset (expected one of %s)",
+                           intra ? "inter" : "intra", hw_link_names);
+    c->cluster.intra_bw_GBps = or_default(c->cluster.intra_bw_GBps, intra->bw_GBps);
+    c->cluster.intra_lat_us = or_default(c->cluster.intra_lat_us, intra->lat_us);
+    c->cluster.inter_bw_Gbps = or_default(c->cluster.inter_bw_Gbps, inter->bw_GBps * 8.0);
+    c->cluster.inter_lat_us = or_default(c->cluster.inter_lat_us, inter->lat_us);
+    c->cluster.gemm_efficiency = or_default(c->cluster.gemm_efficiency, gpu->gemm_efficiency);
+    c->cluster.mem_efficiency = or_default(c->cluster.mem_efficiency, gpu->mem_efficiency);
+    /* link_efficiency stays NAN when unset: each link then keeps its preset's factor */
+
+    int world = scn_world(c);
+    if (c->parallel.ep < 0)
+        c->parallel.ep = world;
+    if (c->parallel.ep > world || world % c->parallel.ep != 0)
+        return sim_err_set(err, SIM_EINPUT,
+                           "parallel.ep: expected a divisor of the %d GPUs (got %d)", world,
+                           c->parallel.ep);
+    if (c->model.experts % c->parallel.ep != 0)
+        return sim_err_set(err, SIM_EINPUT,
+                           "parallel.ep: expected a divisor of model.experts = %d (got %d)",
+                           c->model.experts, c->parallel.ep);
+    if (c->model.top_k > c->model.experts)
+        return sim_err_set(err, SIM_EINPUT,
+                           "model.top_k: expected at most model.experts = %d (got %d)",
+                           c->model.experts, c->model.top_k);
+    if (c->model.hidden % c->model.heads != 0)
+        return sim_err_set(err, SIM_EINPUT,
+                           "model.heads: expected a divisor of model.hidden = %d (got %d)",
+                           c->model.hidden, c->model.heads);
+    if (c->model.kv_heads > c->model.heads || c->model.heads % c->model.kv_heads != 0)
+        return sim_err_set(err, SIM_EINPUT,
+                           "model.kv_heads: expected a divisor of model.heads = %d (got %d)",
+                           c->model.heads, c->model.kv_heads);
+    return SIM_OK;
+}

@@ -1,0 +1,344 @@
+/* models/step.c: the training-step task graph (see models/step.h and docs/MODEL.md). */
+#include "models/step.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "models/gemm.h"
+#include "models/hw.h"
+#include "models/topo.h"
+#include "sim/alloc.h"
+#include "sim/net.h"
+
+const char *const step_category_names[STEP_N_CAT] = {
+#define STEP_X_NAME(e, n) n,
+    STEP_CATEGORY_TABLE(STEP_X_NAME)
+#undef STEP_X_NAME
+};
+
+#define DTYPE_BYTES 2     /* bf16 activations, weights and gradients */
+
+typedef struct ctx {
+    const scn_config *c;
+    const route_result *r;
+    sim_engine *e;
+    topo t;
+    gemm_device dev;
+    const gemm_model *gm;
+    int n;                /* GPUs */
+    int64_t T;            /* tokens per GPU */
+    sim_id *stream;       /* [n] compute stream of each GPU */
+    sim_id *prev;         /* [n] last compute task of each GPU */
+    sim_id *in_flows;     /* [n * ep] scratch: flows into each GPU (row per destination) */
+    sim_id *ring;         /* [2 * n] scratch for ring all-reduce */
+    int *n_in;            /* [n] */
+} ctx;
+
+static double gemm(const ctx *x, int64_t m, int64_t n, int64_t k)
+{
+    return x->gm->time_s(NULL, &x->dev, m, n, k, DTYPE_BYTES);
+}
+
+/* forward GEMM m x n x k, and its backward: dgrad (m x k x n) + wgrad (k x n x m) */
+static double gemm_fb(const ctx *x, int64_t m, int64_t n, int64_t k, int backward)
+{
+    if (!backward)
+        return gemm(x, m, n, k);
+    return gemm(x, m, k, n) + gemm(x, k, n, m);
+}
+
+static double mem(const ctx *x, double bytes) { return gemm_memory_kernel_s(&x->dev, bytes); }
+
+static int64_t kv_dim(const scn_config *c)
+{
+    return (int64_t)c->model.kv_heads * (c->model.hidden / c->model.heads);
+}
+
+/* Attention block on one GPU: pre-norm, QKV projection, causal attention core, output
+ * projection. Backward costs each GEMM's dgrad + wgrad and twice the core's FLOPs. */
+static double attention_s(const ctx *x, int backward)
+{
+    const scn_config *c = x->c;
+    int64_t T = x->T, d = c->model.hidden, qkv = d + 2 * kv_dim(c);
+    double norm = mem(x, 2.0 * T * d * DTYPE_BYTES);
+    /* causal attention core: QK^T and PV, 2 x 2 x s^2 x d per sequence, half masked */
+    double core_flops = 2.0 * (double)T * c->training.seq_len * d * (backward ? 2.0 : 1.0);
+    double core_bytes = (double)T * (2.0 * d + 2.0 * kv_dim(c)) * DTYPE_BYTES;
+    double t_core = fmax(core_flops / (x->dev.peak_flops * x->dev.gemm_efficiency),
+                         core_bytes / (x->dev.hbm_bytes_per_s * x->dev.mem_efficiency)) +
+                    x->dev.launch_s;
+    return (backward ? 2 : 1) * norm + gemm_fb(x, T, qkv, d, backward) + t_core +
+           gemm_fb(x, T, d, d, backward);
+}
+
+/* Router: pre-FFN norm, router GEMM (d -> E), permute of the k copies of each token. */
+static double router_s(const ctx *x, int backward)
+{
+    const scn_config *c = x->c;
+    int64_t T = x->T, d = c->model.hidden;
+    double norm = mem(x, 2.0 * T * d * DTYPE_BYTES);
+    double permute = mem(x, 2.0 * T * c->model.top_k * d * DTYPE_BYTES);
+    return (backward ? 2 : 1) * norm + gemm_fb(x, T, c->model.experts, d, backward) + permute;
+}
+
+/* Unpermute and weighted sum of the k expert outputs of each token. */
+static double unpermute_s(const ctx *x)
+{
+    return mem(x, 2.0 * x->T * x->c->model.top_k * x->c->model.hidden * DTYPE_BYTES);
+}
+
+/* Experts held by GPU g in layer l, each over the tokens routed to it (one launch per
+ * expert): up (or gate+up) projection, activation, down projection. */
+static double experts_s(const ctx *x, int l, int g, int backward)
+{
+    const scn_config *c = x->c;
+    const route_result *r = x->r;
+    int64_t d = c->model.hidden, f = c->model.ffn_expert;
+    int64_t up = c->model.swiglu ? 2 * f : f;
+    int per_gpu = r->n_experts / r->ep;
+    int g0 = (g / r->ep) * r->ep, first = (g - g0) * per_gpu;
+    size_t layer = (size_t)l * r->n_gpus * r->n_experts;
+    double t = 0;
+    for (int e = first; e < first + per_gpu; e++) {
+        int64_t m = 0;
+        for (int s = g0; s < g0 + r->ep; s++)
+            m += r->counts[layer + (size_t)s * r->n_experts + e];
+        if (m == 0)
+            continue;
+        double act = (double)m * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
+        t += gemm_fb(x, m, up, d, backward) + (backward ? 2 : 1) * mem(x, act) +
+             gemm_fb(x, m, d, f, backward);
+    }
+    return t;
+}
+
+static sim_id work(ctx *x, int g, double seconds, int cat)
+{
+    sim_id id = sim_engine_add_work(x->e, x->stream[g], sim_time_from_s(seconds), cat, g);
+    if (x->prev[g] >= 0)
+        sim_engine_add_dep(x->e, x->prev[g], id);
+    x->prev[g] = id;
+    return id;
+}
+
+/* Bytes GPU src sends to GPU dst in layer l's dispatch (tokens src routed to experts on
+ * dst); the combine sends the same bytes back. */
+static double a2a_bytes(const ctx *x, int l, int src, int dst)
+{
+    const route_result *r = x->r;
+    int per_gpu = r->n_experts / r->ep;
+    int first = (dst % r->ep) * per_gpu;
+    const int64_t *row = r->counts + ((size_t)l * r->n_gpus + src) * r->n_experts;
+    int64_t tok = 0;
+    for (int e = first; e < first + per_gpu; e++)
+        tok += row[e];
+    return (double)tok * x->c->model.hidden * DTYPE_BYTES;
+}
+
+/* One all-to-allv inside every EP group. Flow src->dst carries a2a_bytes(l, src, dst) when
+ * `forward_dir`, else a2a_bytes(l, dst, src); it starts after src's current last task.
+ * Afterwards x->in_flows holds, for each GPU, the flows it receives. */
+static void all_to_all(ctx *x, int l, int forward_dir, int cat)
+{
+    int ep = x->r->ep;
+    for (int g = 0; g < x->n; g++)
+        x->n_in[g] = 0;
+    for (int src = 0; src < x->n; src++) {
+        int g0 = (src / ep) * ep;
+        for (int dst = g0; dst < g0 + ep; dst++) {
+            if (dst == src)
+                continue;
+            double bytes = forward_dir ? a2a_bytes(x, l, src, dst) : a2a_bytes(x, l, dst, src);
+            if (bytes <= 0)
+                continue;
+            sim_id path[TOPO_MAX_PATH];
+            int np = topo_path(&x->t, src, dst, path);
+            sim_id f = sim_engine_add_flow(x->e, path, np, bytes, 0, -1, cat, src);
+            sim_engine_add_dep(x->e, x->prev[src], f);
+            x->in_flows[(size_t)dst * ep + x->n_in[dst]++] = f;
+        }
+    }
+}
+
+/* Compute task on g that waits for the flows g received in the last all_to_all. */
+static sim_id work_after_flows(ctx *x, int g, double seconds, int cat)
+{
+    sim_id id = work(x, g, seconds, cat);
+    for (int i = 0; i < x->n_in[g]; i++)
+        sim_engine_add_dep(x->e, x->in_flows[(size_t)g * x->r->ep + i], id);
+    return id;
+}
+
+/* Ring all-reduce of `bytes` over the GPUs first, first+stride, ... (p of them):
+ * 2(p-1) steps; in each, every GPU sends bytes/p to the next one. A GPU's step-s send
+ * waits for its step s-1 send and for what it received in step s-1. */
+static void ring_allreduce(ctx *x, int first, int stride, int p, double bytes, sim_id *scratch)
+{
+    if (p <= 1 || bytes <= 0)
+        return;
+    double chunk = bytes / p;
+    sim_id *cur = scratch, *last = scratch + p;
+    for (int s = 0; s < 2 * (p - 1); s++) {
+        for (int i = 0; i < p; i++) {
+            int src = first + i * stride, dst = first + ((i + 1) % p) * stride;
+            sim_id path[TOPO_MAX_PATH];
+            int np = topo_path(&x->t, src, dst, path);
+            sim_id f = sim_engine_add_flow(x->e, path, np, chunk, 0, -1, STEP_CAT_GRAD, src);
+            if (s == 0) {
+                sim_engine_add_dep(x->e, x->prev[src], f);
+            } else {
+                sim_engine_add_dep(x->e, last[i], f);
+                sim_engine_add_dep(x->e, last[(i + p - 1) % p], f);
+            }
+            cur[i] = f;
+        }
+        sim_id *tmp = cur;
+        cur = last;
+        last = tmp;
+    }
+}
+
+double step_dense_params(const scn_config *c)
+{
+    double d = c->model.hidden;
+    double attn = d * (d + 2.0 * kv_dim(c)) + d * d;
+    return c->model.layers * (attn + d * c->model.experts + 2.0 * d);
+}
+
+double step_expert_params_per_gpu(const scn_config *c)
+{
+    double per_expert = (c->model.swiglu ? 3.0 : 2.0) * c->model.hidden * c->model.ffn_expert;
+    return (double)c->model.layers * (c->model.experts / c->parallel.ep) * per_expert;
+}
+
+static void load_metrics(const route_result *r, step_result *out)
+{
+    double dropped = 0, worst = 0;
+    size_t per_layer = (size_t)r->n_gpus * r->n_experts;
+    for (int l = 0; l < r->n_layers; l++) {
+        for (int g0 = 0; g0 < r->n_gpus; g0 += r->ep) {
+            double max = 0, sum = 0;
+            for (int e = 0; e < r->n_experts; e++) {
+                double load = 0;
+                for (int s = g0; s < g0 + r->ep; s++) {
+                    size_t i = l * per_layer + (size_t)s * r->n_experts + e;
+                    load += (double)(r->counts[i] + r->dropped[i]);
+                    dropped += (double)r->dropped[i];
+                }
+                sum += load;
+                max = fmax(max, load);
+            }
+            if (sum > 0)
+                worst = fmax(worst, max / (sum / r->n_experts));
+        }
+    }
+    out->dropped = dropped;
+    out->max_mean_load = worst;
+    out->tokens = (double)r->tokens_per_gpu * r->n_gpus;
+}
+
+sim_status step_simulate(const scn_config *c, const route_result *r, step_result *out,
+                         sim_err *err)
+{
+    assert(r->n_gpus == scn_world(c) && r->n_experts == c->model.experts &&
+           r->n_layers == c->model.layers && r->ep == c->parallel.ep);
+    const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
+    const sim_net_model *net = sim_net_model_find(c->network.model);
+    assert(gpu && net);
+    ctx x = {.c = c, .r = r, .n = r->n_gpus, .T = r->tokens_per_gpu, .gm = &gemm_roofline};
+    x.dev = (gemm_device){
+        .peak_flops = gpu->bf16_tflops * 1e12,
+        .hbm_bytes_per_s = gpu->hbm_GBps * 1e9,
+        .gemm_efficiency = c->cluster.gemm_efficiency,
+        .mem_efficiency = c->cluster.mem_efficiency,
+        .launch_s = c->cluster.launch_us * 1e-6,
+        .n_sm = gpu->n_sm,
+    };
+    step_result res = {.n_gpus = x.n};
+    sim_status st = sim_engine_new(net, &x.e, err);
+    if (st != SIM_OK)
+        return st;
+    st = topo_build(c, x.e, &x.t, err);
+    if (st != SIM_OK)
+        goto done;
+    x.stream = sim_malloc((size_t)x.n * sizeof *x.stream);
+    x.prev = sim_malloc((size_t)x.n * sizeof *x.prev);
+    x.n_in = sim_malloc((size_t)x.n * sizeof *x.n_in);
+    x.in_flows = sim_malloc((size_t)x.n * r->ep * sizeof *x.in_flows);
+    x.ring = sim_malloc(2 * (size_t)x.n * sizeof *x.ring);
+    res.gpu_busy_s = sim_calloc((size_t)x.n, sizeof *res.gpu_busy_s);
+    if (!x.stream || !x.prev || !x.n_in || !x.in_flows || !x.ring || !res.gpu_busy_s) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
+        goto done;
+    }
+    for (int g = 0; g < x.n; g++) {
+        x.stream[g] = sim_engine_add_resource(x.e);
+        x.prev[g] = -1;
+    }
+
+    double t_attn_f = attention_s(&x, 0), t_attn_b = attention_s(&x, 1);
+    double t_router_f = router_s(&x, 0), t_router_b = router_s(&x, 1);
+    double t_unperm = unpermute_s(&x);
+    for (int l = 0; l < c->model.layers; l++) {
+        for (int g = 0; g < x.n; g++) {
+            work(&x, g, t_attn_f, STEP_CAT_ATTENTION);
+            work(&x, g, t_router_f, STEP_CAT_OTHER);
+        }
+        all_to_all(&x, l, 1, STEP_CAT_DISPATCH);
+        for (int g = 0; g < x.n; g++)
+            work_after_flows(&x, g, experts_s(&x, l, g, 0), STEP_CAT_EXPERT);
+        all_to_all(&x, l, 0, STEP_CAT_COMBINE);
+        for (int g = 0; g < x.n; g++)
+            work_after_flows(&x, g, t_unperm, STEP_CAT_OTHER);
+    }
+    for (int l = c->model.layers - 1; l >= 0; l--) {
+        for (int g = 0; g < x.n; g++)
+            work(&x, g, t_unperm, STEP_CAT_OTHER);
+        /* gradients of the combine travel the dispatch's way, and vice versa */
+        all_to_all(&x, l, 1, STEP_CAT_COMBINE);
+        for (int g = 0; g < x.n; g++)
+            work_after_flows(&x, g, experts_s(&x, l, g, 1), STEP_CAT_EXPERT);
+        all_to_all(&x, l, 0, STEP_CAT_DISPATCH);
+        for (int g = 0; g < x.n; g++) {
+            work_after_flows(&x, g, t_router_b, STEP_CAT_OTHER);
+            work(&x, g, t_attn_b, STEP_CAT_ATTENTION);
+        }
+    }
+    /* gradients: replicated (attention, router, norms) over all GPUs; each expert over the
+     * GPUs holding a replica of it (same EP rank in every EP group) */
+    ring_allreduce(&x, 0, 1, x.n, step_dense_params(c) * DTYPE_BYTES, x.ring);
+    int replicas = x.n / c->parallel.ep;
+    for (int rank = 0; rank < c->parallel.ep; rank++)
+        ring_allreduce(&x, rank, c->parallel.ep, replicas,
+                       step_expert_params_per_gpu(c) * DTYPE_BYTES, x.ring);
+
+    st = sim_engine_run(x.e, err);
+    if (st != SIM_OK)
+        goto done;
+    res.step_time = sim_engine_makespan(x.e);
+    res.events = sim_engine_events(x.e);
+    sim_engine_critical_breakdown(x.e, STEP_N_CAT, STEP_CAT_IDLE, res.breakdown);
+    for (int g = 0; g < x.n; g++)
+        res.gpu_busy_s[g] = sim_time_to_s(sim_engine_resource_busy(x.e, x.stream[g]));
+    load_metrics(r, &res);
+done:
+    if (st == SIM_OK)
+        *out = res;
+    else
+        step_result_fini(&res);
+    sim_free(x.stream);
+    sim_free(x.prev);
+    sim_free(x.n_in);
+    sim_free(x.in_flows);
+    sim_free(x.ring);
+    topo_fini(&x.t);
+    sim_engine_free(x.e);
+    return st;
+}
+
+void step_result_fini(step_result *s)
+{
+    sim_free(s->gpu_busy_s);
+    s->gpu_busy_s = NULL;
+}

@@ -1,0 +1,56 @@
+/* models/step.h: one training step as a task graph, simulated.
+ *
+ * From a resolved scenario and one step's routing, builds the task graph of a forward and
+ * backward pass of every layer on every GPU (attention, router, dispatch all-to-all, expert
+ * GEMMs from each GPU's own token counts, combine all-to-all), then the ring all-reduce of
+ * the gradients, runs it on the engine, and attributes the step time to categories along
+ * the critical path. The cost formulas are documented in docs/MODEL.md. */
+#ifndef MODELS_STEP_H
+#define MODELS_STEP_H
+
+#include <stdint.h>
+
+#include "models/route.h"
+#include "models/scenario.h"
+#include "sim/engine.h"
+
+/* X(enum, name) in the order reports list them. */
+#define STEP_CATEGORY_TABLE(X)              \
+    X(STEP_CAT_ATTENTION, "attention")      \
+    X(STEP_CAT_EXPERT, "expert_gemm")       \
+    X(STEP_CAT_OTHER, "other_compute")      \
+    X(STEP_CAT_DISPATCH, "dispatch")        \
+    X(STEP_CAT_COMBINE, "combine")          \
+    X(STEP_CAT_GRAD, "grad_reduce")         \
+    X(STEP_CAT_IDLE, "idle")
+
+typedef enum {
+#define STEP_X_ENUM(e, n) e,
+    STEP_CATEGORY_TABLE(STEP_X_ENUM)
+#undef STEP_X_ENUM
+    STEP_N_CAT
+} step_category;
+
+extern const char *const step_category_names[STEP_N_CAT];
+
+typedef struct step_result {
+    sim_time step_time;
+    sim_time breakdown[STEP_N_CAT];   /* sums to step_time exactly */
+    uint64_t events;
+    int n_gpus;
+    double *gpu_busy_s;               /* [n_gpus] compute-stream busy time; owned */
+    double tokens;                    /* tokens in the step, whole cluster */
+    double dropped;                   /* token-expert assignments dropped */
+    double max_mean_load;             /* max over layers and EP groups of max/mean load */
+} step_result;
+
+/* Simulates one step with the given routing (r must match c's shape). */
+sim_status step_simulate(const scn_config *c, const route_result *r, step_result *out,
+                         sim_err *err);
+void step_result_fini(step_result *s);                /* frees gpu_busy_s */
+
+/* Non-expert (replicated) and per-GPU expert parameter counts, as the step reduces them. */
+double step_dense_params(const scn_config *c);
+double step_expert_params_per_gpu(const scn_config *c);
+
+#endif

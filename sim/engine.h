@@ -1,0 +1,93 @@
+/* sim/engine.h: the task-graph executor of the discrete-event engine.
+ *
+ * A graph of tasks is built, then run once. A task is either
+ *   - WORK: a fixed duration on a serial resource (a "stream": one task at a time, FIFO in
+ *     the order tasks became ready, ties in scheduling order), or
+ *   - FLOW: a number of bytes sent over a path of links; it first pays the path's latency
+ *     (the sum of its links' latencies plus the flow's own extra latency), then moves its
+ *     bytes at the rate the network model gives it. A flow may also hold a resource.
+ * A task becomes ready when all its dependencies have finished, and starts when its
+ * resource (if any) is free. Every task carries an owner tag (e.g. a GPU index) and a
+ * category (a small integer whose meaning belongs to the caller); every finished task
+ * leaves a record with its start and end time.
+ *
+ * The engine knows nothing of GPUs or models: owners and categories are opaque integers.
+ * The network model (how flows share links) is a pluggable vtable, see sim/net.h.
+ *
+ * Ownership: the engine owns the graph, the records and the network model's state. */
+#ifndef SIM_ENGINE_H
+#define SIM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/err.h"
+#include "sim/evq.h"
+#include "sim/time.h"
+
+typedef int32_t sim_id;          /* task, resource or link index; -1 means none */
+typedef struct sim_engine sim_engine;
+typedef struct sim_net_model sim_net_model;
+
+typedef enum { SIM_TASK_WORK = 0, SIM_TASK_FLOW = 1 } sim_task_kind;
+
+/* What a finished task leaves behind. */
+typedef struct sim_record {
+    sim_id task;
+    int32_t owner;
+    int16_t category;
+    int8_t kind;                 /* sim_task_kind */
+    sim_id resource;             /* -1 if none */
+    sim_time ready;              /* all dependencies done */
+    sim_time start;              /* resource acquired (flows: latency starts) */
+    sim_time end;
+    double bytes;                /* flows only; 0 for work */
+} sim_record;
+
+/* Creates an empty engine using the given network model (NULL: the analytic model). */
+sim_status sim_engine_new(const sim_net_model *net, sim_engine **out, sim_err *err);
+void sim_engine_free(sim_engine *e);            /* NULL: no-op */
+
+/* Graph building. Each returns the new id, or -1 when out of memory (the engine then
+ * remembers the failure and sim_engine_run returns SIM_ENOMEM). */
+sim_id sim_engine_add_resource(sim_engine *e);
+sim_id sim_engine_add_link(sim_engine *e, double bw_bytes_per_s, sim_time lat);
+sim_id sim_engine_add_work(sim_engine *e, sim_id resource, sim_time duration,
+                           int category, int owner);
+/* path: n_links link ids, copied. bytes >= 0. resource may be -1. */
+sim_id sim_engine_add_flow(sim_engine *e, const sim_id *path, int n_links, double bytes,
+                           sim_time extra_lat, sim_id resource, int category, int owner);
+/* `after` may not start before `before` has finished. Both ids must exist. */
+int sim_engine_add_dep(sim_engine *e, sim_id before, sim_id after);
+
+/* Runs the graph to completion. SIM_ERUN if tasks remain unfinished (a dependency cycle),
+ * SIM_ENOMEM if building or running ran out of memory. Runs at most once. */
+sim_status sim_engine_run(sim_engine *e, sim_err *err);
+
+/* Results (after a successful run). */
+size_t sim_engine_n_tasks(const sim_engine *e);
+const sim_record *sim_engine_record(const sim_engine *e, sim_id task);
+sim_time sim_engine_makespan(const sim_engine *e);        /* latest end over all tasks */
+uint64_t sim_engine_events(const sim_engine *e);          /* events executed */
+sim_time sim_engine_resource_busy(const sim_engine *e, sim_id resource);
+
+/* Walks the critical path backwards from the task that finished last: at each task, the
+ * dependency that finished last (or, if the task waited for its resource, the task that
+ * released it). Adds each critical task's [start, end] to out[category] and any time the
+ * path spends waiting (not covered by a task) to out[idle_category]. out has n_categories
+ * entries (every category used must be < n_categories) and is zeroed first; its entries sum
+ * to the makespan exactly. */
+void sim_engine_critical_breakdown(const sim_engine *e, int n_categories, int idle_category,
+                                   sim_time *out);
+
+/* --- For network models (sim/net.h) ------------------------------------------------- */
+size_t sim_engine_n_links(const sim_engine *e);
+double sim_engine_link_bw(const sim_engine *e, sim_id link);      /* bytes/s */
+const sim_id *sim_engine_flow_path(const sim_engine *e, sim_id flow, int *n_links);
+double sim_engine_flow_bytes(const sim_engine *e, sim_id flow);
+sim_time sim_engine_now(const sim_engine *e);
+sim_evq *sim_engine_evq(sim_engine *e);
+/* The network model reports that a flow's last byte arrived now. */
+void sim_engine_flow_finished(sim_engine *e, sim_id flow);
+
+#endif

@@ -1,0 +1,32 @@
+/* sim/net.h: the network-model interface: how flows share links.
+ *
+ * The engine pays each flow's latency, then hands it to the network model with
+ * flow_start; the model must eventually call sim_engine_flow_finished(e, flow) for every
+ * flow it was given, at the simulated time its last byte arrives (by scheduling events on
+ * sim_engine_evq). Models are versioned tables of functions plus the size of their state;
+ * the engine allocates the state (zeroed), calls init, and calls fini even after a failed
+ * init. Look a model up by name with sim_net_model_find. */
+#ifndef SIM_NET_H
+#define SIM_NET_H
+
+#include <stddef.h>
+
+#include "sim/engine.h"
+
+struct sim_net_model {
+    const char *name;
+    size_t state_size;
+    sim_status (*init)(void *state, sim_engine *e, sim_err *err);
+    void (*fini)(void *state);
+    /* A flow's bytes start moving now. Returns SIM_OK or SIM_ENOMEM. */
+    sim_status (*flow_start)(void *state, sim_engine *e, sim_id flow);
+};
+
+/* Per-flow latency + bytes / bottleneck bandwidth; flows ignore each other. */
+extern const sim_net_model sim_net_analytic;
+
+/* NULL-terminated list of every network model, and look-up by name (NULL if unknown). */
+extern const sim_net_model *const sim_net_models[];
+const sim_net_model *sim_net_model_find(const char *name);
+
+#endif
