@@ -43,7 +43,7 @@ typedef struct res_run {
     const char *name;                /* scenario name, e.g. "default" */
     const char *scenario_text;       /* the scenario file as given */
     const char *resolved;            /* every key's resolved value, INI text */
-    uint64_t seed;
+    uint64_t seed;                   /* stored as the int64_t with the same bits */
     const char *version;             /* moesim version string */
     int64_t started_unix;            /* seconds since the epoch */
     double wall_s;                   /* simulator wall time */
@@ -63,9 +63,20 @@ typedef struct res_run {
  * a missing directory); SIM_EDB when it was written by a newer schema or is not a moesim
  * database. */
 sim_status res_db_open(const char *path, res_db **out, sim_err *err);
+
+/* Opens an existing moesim database read-only (for plots and checks). Never creates or
+ * migrates: SIM_EIO when it cannot be opened (for example it does not exist); SIM_EDB when
+ * it was written by a newer or an older schema, or is not a moesim database. */
+sim_status res_db_open_readonly(const char *path, res_db **out, sim_err *err);
 void res_db_close(res_db *db);                  /* NULL: no-op */
 
-/* Writes the whole run in one transaction; *run_id (if not NULL) receives its id. */
+/* Writes the whole run in one transaction; *run_id (if not NULL) receives its id.
+ * SIM_EDB with SQLite's message when anything fails (a lock held too long, a duplicate
+ * step number, category or metric name, a NaN where a number is required); the
+ * transaction is then rolled back and nothing of the run remains.
+ * Caller contract (assertions): the strings in res_run are not NULL; every array whose
+ * count is positive is given; expert_dropped is given only together with expert_tokens;
+ * events fits in int64_t. */
 sim_status res_db_write_run(res_db *db, const res_run *run, int64_t *run_id, sim_err *err);
 
 /* The underlying connection, for readers (plots, checks, tests). Owned by db. */

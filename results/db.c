@@ -1,0 +1,509 @@
+/* results/db.c: the SQLite results database: opening, schema migrations, writing runs.
+ *
+ * The schema (docs/SCHEMA.md) is reached by a list of forward migrations, one per version
+ * step, applied in one transaction when a database is opened for writing. A run is written
+ * in one BEGIN IMMEDIATE transaction with prepared statements; any failure rolls it back.
+ * Values are always bound, never formatted into SQL. */
+#include "results/db.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "sim/alloc.h"
+
+#define RES_BUSY_TIMEOUT_MS 5000
+
+struct res_db {
+    sqlite3 *conn;
+    char *path;                      /* as given, for messages */
+};
+
+/* One forward migration: from version `from` to from + 1. Its SQL ends by setting
+ * PRAGMA user_version to from + 1 (a pragma cannot take a bound parameter, so the number
+ * is part of the constant text). Later versions append a step; steps are never edited. */
+typedef struct res_migration {
+    int from;
+    const char *sql;
+} res_migration;
+
+static const char schema_v1[] =
+    "CREATE TABLE runs (\n"
+    "  id         INTEGER PRIMARY KEY,\n"
+    "  name       TEXT NOT NULL,\n"
+    "  scenario   TEXT NOT NULL,\n"
+    "  resolved   TEXT NOT NULL,\n"
+    "  seed       INTEGER NOT NULL,\n" /* uint64 seed as the int64 with the same bits */
+    "  version    TEXT NOT NULL,\n"
+    "  started_at TEXT NOT NULL,\n"    /* ISO-8601 UTC, e.g. 2024-05-01T12:00:00Z */
+    "  wall_s     REAL NOT NULL,\n"
+    "  n_gpus     INTEGER NOT NULL,\n"
+    "  n_layers   INTEGER NOT NULL,\n"
+    "  n_experts  INTEGER NOT NULL,\n"
+    "  n_steps    INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE steps (\n"
+    "  run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  step           INTEGER NOT NULL,\n"
+    "  step_time_s    REAL NOT NULL,\n"
+    "  tokens         REAL NOT NULL,\n"
+    "  dropped_tokens REAL NOT NULL,\n"
+    "  max_mean_load  REAL NOT NULL,\n"
+    "  events         INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, step)\n"
+    ");\n"
+    "CREATE TABLE breakdown (\n"
+    "  run_id         INTEGER NOT NULL,\n"
+    "  step           INTEGER NOT NULL,\n"
+    "  category       TEXT NOT NULL,\n"
+    "  category_index INTEGER NOT NULL,\n"
+    "  seconds        REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, step, category),\n"
+    "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE TABLE gpu_busy (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  step   INTEGER NOT NULL,\n"
+    "  gpu    INTEGER NOT NULL,\n"
+    "  busy_s REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, step, gpu),\n"
+    "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE TABLE expert_load (\n"
+    "  run_id  INTEGER NOT NULL,\n"
+    "  step    INTEGER NOT NULL,\n"
+    "  layer   INTEGER NOT NULL,\n"
+    "  expert  INTEGER NOT NULL,\n"
+    "  tokens  INTEGER NOT NULL,\n"
+    "  dropped INTEGER,\n"             /* NULL when the run did not report drops */
+    "  PRIMARY KEY (run_id, step, layer, expert),\n"
+    "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE TABLE metrics (\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  name   TEXT NOT NULL,\n"
+    "  value  REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, name)\n"
+    ");\n"
+    "CREATE INDEX runs_name ON runs(name);\n"
+    "PRAGMA user_version = 1;\n";
+
+static const res_migration migrations[] = {
+    {0, schema_v1},
+};
+
+#define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = sim_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* SIM_EIO for failures of the file itself, SIM_EDB for everything else SQLite reports. */
+static sim_status status_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+        return SIM_EIO;
+    case SQLITE_NOMEM:
+        return SIM_ENOMEM;
+    default:
+        return SIM_EDB;
+    }
+}
+
+/* Runs a statement that returns at most one integer; *value is left alone if no row. */
+static int query_int(sqlite3 *c, const char *sql, int64_t *value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *value = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    /* On error, finalize keeps the connection's error message for the caller. */
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Sets WAL journal mode. Databases that cannot use WAL (in-memory ones) keep their mode. */
+static int set_wal(sqlite3 *c)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static sim_status fail_sqlite(res_db *db, int rc, const char *what, sim_err *err)
+{
+    return sim_err_set(err, status_of(rc), "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
+}
+
+static void rollback(sqlite3 *c)
+{
+    if (!sqlite3_get_autocommit(c))
+        sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Brings a writable database from its version up to RES_SCHEMA_VERSION in one transaction.
+ * Another process may have migrated it since we looked, so the version is read again
+ * under the write lock. */
+static sim_status migrate(res_db *db, sim_err *err)
+{
+    sqlite3 *c = db->conn;
+    int64_t version = 0;
+    int rc = sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fail_sqlite(db, rc, "cannot create the schema", err);
+    rc = query_int(c, "PRAGMA user_version", &version);
+    if (rc != SQLITE_OK)
+        goto fail_rollback;
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        if (migrations[i].from != version)
+            continue;
+        rc = sqlite3_exec(c, migrations[i].sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            goto fail_rollback;
+        rc = query_int(c, "PRAGMA user_version", &version);
+        if (rc != SQLITE_OK)
+            goto fail_rollback;
+        assert(version == migrations[i].from + 1 && "a migration must set user_version");
+    }
+    if (version > RES_SCHEMA_VERSION) {        /* a newer moesim got there first */
+        rollback(c);
+        return sim_err_set(err, SIM_EDB,
+                           "%s: written by a newer moesim (schema %lld, this one reads up to %d)",
+                           db->path, (long long)version, RES_SCHEMA_VERSION);
+    }
+    assert(version == RES_SCHEMA_VERSION && "no migration path to RES_SCHEMA_VERSION");
+    rc = sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail_rollback;
+    return SIM_OK;
+
+fail_rollback:;
+    sim_status s = fail_sqlite(db, rc, "cannot create the schema", err);
+    rollback(c);
+    return s;
+}
+
+/* Checks the schema version and, when writable, sets WAL and creates or migrates. */
+static sim_status prepare_schema(res_db *db, int writable, sim_err *err)
+{
+    sqlite3 *c = db->conn;
+    int64_t version = 0, n_objects = 0;
+
+    /* The first statement that reads the file: a text file fails here (SQLITE_NOTADB). */
+    int rc = query_int(c, "PRAGMA user_version", &version);
+    if (rc == SQLITE_NOTADB)
+        return sim_err_set(err, SIM_EDB, "%s: not a moesim database: %s", db->path,
+                           sqlite3_errmsg(c));
+    if (rc != SQLITE_OK)
+        return fail_sqlite(db, rc, "cannot read the schema version", err);
+    if (version > RES_SCHEMA_VERSION)
+        return sim_err_set(err, SIM_EDB,
+                           "%s: written by a newer moesim (schema %lld, this one reads up to %d)",
+                           db->path, (long long)version, RES_SCHEMA_VERSION);
+    if (version < 0)
+        return sim_err_set(err, SIM_EDB, "%s: not a moesim database (schema version %lld)",
+                           db->path, (long long)version);
+    if (version == 0) {
+        rc = query_int(c,
+                       "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+                       "ESCAPE '\\'",
+                       &n_objects);
+        if (rc != SQLITE_OK)
+            return fail_sqlite(db, rc, "cannot read the schema", err);
+        if (n_objects > 0)
+            return sim_err_set(err, SIM_EDB,
+                               "%s: not a moesim database (it has tables but no moesim "
+                               "schema version)",
+                               db->path);
+    }
+
+    rc = sqlite3_exec(c, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fail_sqlite(db, rc, "cannot enable foreign keys", err);
+
+    if (!writable) {
+        if (version == 0)
+            return sim_err_set(err, SIM_EDB, "%s: not a moesim database (no moesim schema)",
+                               db->path);
+        if (version < RES_SCHEMA_VERSION)
+            return sim_err_set(err, SIM_EDB,
+                               "%s: written by an older moesim (schema %lld); open it for "
+                               "writing once to migrate it to schema %d",
+                               db->path, (long long)version, RES_SCHEMA_VERSION);
+        return SIM_OK;
+    }
+
+    rc = set_wal(c);
+    if (rc != SQLITE_OK)
+        return fail_sqlite(db, rc, "cannot set WAL journal mode", err);
+    if (version < RES_SCHEMA_VERSION)
+        return migrate(db, err);
+    return SIM_OK;
+}
+
+static sim_status db_open(const char *path, int writable, res_db **out, sim_err *err)
+{
+    assert(path && out);
+    sim_status s;
+    res_db *db = sim_calloc(1, sizeof *db);
+    if (!db)
+        return sim_err_set(err, SIM_ENOMEM, "%s: out of memory opening the database", path);
+    db->path = dup_str(path);
+    if (!db->path) {
+        s = sim_err_set(err, SIM_ENOMEM, "%s: out of memory opening the database", path);
+        goto fail_free;
+    }
+
+    int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    int rc = sqlite3_open_v2(path, &db->conn, flags, NULL);
+    if (rc != SQLITE_OK) {
+        if (!db->conn) {
+            s = sim_err_set(err, SIM_ENOMEM, "%s: out of memory opening the database", path);
+            goto fail_free;
+        }
+        int sys = sqlite3_system_errno(db->conn);
+        s = sim_err_set(err, (rc & 0xff) == SQLITE_NOMEM ? SIM_ENOMEM : SIM_EIO,
+                        "%s: cannot open database: %s%s%s%s", path, sqlite3_errmsg(db->conn),
+                        sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
+        goto fail_close;
+    }
+    sqlite3_extended_result_codes(db->conn, 1);
+    sqlite3_busy_timeout(db->conn, RES_BUSY_TIMEOUT_MS);
+
+    s = prepare_schema(db, writable, err);
+    if (s != SIM_OK)
+        goto fail_close;
+    *out = db;
+    return SIM_OK;
+
+fail_close:
+    sqlite3_close(db->conn);
+fail_free:
+    sim_free(db->path);
+    sim_free(db);
+    return s;
+}
+
+sim_status res_db_open(const char *path, res_db **out, sim_err *err)
+{
+    return db_open(path, 1, out, err);
+}
+
+sim_status res_db_open_readonly(const char *path, res_db **out, sim_err *err)
+{
+    return db_open(path, 0, out, err);
+}
+
+void res_db_close(res_db *db)
+{
+    if (!db)
+        return;
+    /* Statements are finalized where they are used, so close cannot be refused as busy. */
+    int rc = sqlite3_close(db->conn);
+    assert(rc == SQLITE_OK && "a statement was left unfinalized");
+    (void)rc;
+    sim_free(db->path);
+    sim_free(db);
+}
+
+struct sqlite3 *res_db_handle(res_db *db)
+{
+    assert(db);
+    return db->conn;
+}
+
+/* ---- writing a run ---- */
+
+enum { ST_RUN, ST_STEP, ST_BREAKDOWN, ST_GPU, ST_EXPERT, ST_METRIC, ST_COUNT };
+
+static const char *const insert_sql[ST_COUNT] = {
+    [ST_RUN] = "INSERT INTO runs (name, scenario, resolved, seed, version, started_at, wall_s, "
+               "n_gpus, n_layers, n_experts, n_steps) VALUES (?1, ?2, ?3, ?4, ?5, "
+               "strftime('%Y-%m-%dT%H:%M:%SZ', ?6, 'unixepoch'), ?7, ?8, ?9, ?10, ?11)",
+    [ST_STEP] = "INSERT INTO steps (run_id, step, step_time_s, tokens, dropped_tokens, "
+                "max_mean_load, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_BREAKDOWN] = "INSERT INTO breakdown (run_id, step, category, category_index, seconds) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_GPU] = "INSERT INTO gpu_busy (run_id, step, gpu, busy_s) VALUES (?1, ?2, ?3, ?4)",
+    [ST_EXPERT] = "INSERT INTO expert_load (run_id, step, layer, expert, tokens, dropped) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_METRIC] = "INSERT INTO metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
+};
+
+/* The uint64 seed as the int64 with the same bits (two's complement), without relying on
+ * the implementation-defined conversion. */
+static int64_t seed_bits(uint64_t seed)
+{
+    int64_t v;
+    memcpy(&v, &seed, sizeof v);
+    return v;
+}
+
+static void check_run(const res_run *run)
+{
+    assert(run->name && run->scenario_text && run->resolved && run->version);
+    assert(run->n_gpus >= 0 && run->n_layers >= 0 && run->n_experts >= 0);
+    assert(run->n_categories >= 0 && run->n_steps >= 0 && run->n_metrics >= 0);
+    assert(run->n_categories == 0 || run->category_names);
+    for (int c = 0; c < run->n_categories; c++)
+        assert(run->category_names[c]);
+    assert(run->n_steps == 0 || run->steps);
+    assert(run->n_metrics == 0 || run->metrics);
+    for (int m = 0; m < run->n_metrics; m++)
+        assert(run->metrics[m].name);
+    for (int i = 0; i < run->n_steps; i++) {
+        const res_step *s = &run->steps[i];
+        assert(run->n_categories == 0 || s->breakdown_s);
+        assert(run->n_gpus == 0 || s->gpu_busy_s);
+        assert(!s->expert_dropped || s->expert_tokens);
+        assert(s->events <= (uint64_t)INT64_MAX);
+    }
+}
+
+/* Steps an INSERT and resets it for the next row; on error the statement is left as it
+ * is, so the connection still holds the message. */
+static int insert_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    return sqlite3_reset(st);
+}
+
+static int write_step(sqlite3_stmt **st, int64_t id, const res_run *run, const res_step *s)
+{
+    sqlite3_stmt *q = st[ST_STEP];
+    int rc = SQLITE_OK;
+    if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+        (rc = sqlite3_bind_double(q, 3, s->step_time_s)) ||
+        (rc = sqlite3_bind_double(q, 4, s->tokens)) ||
+        (rc = sqlite3_bind_double(q, 5, s->dropped_tokens)) ||
+        (rc = sqlite3_bind_double(q, 6, s->max_mean_load)) ||
+        (rc = sqlite3_bind_int64(q, 7, (int64_t)s->events)) || (rc = insert_row(q)))
+        return rc;
+
+    q = st[ST_BREAKDOWN];
+    for (int c = 0; c < run->n_categories; c++) {
+        if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+            (rc = sqlite3_bind_text(q, 3, run->category_names[c], -1, SQLITE_STATIC)) ||
+            (rc = sqlite3_bind_int(q, 4, c)) ||
+            (rc = sqlite3_bind_double(q, 5, s->breakdown_s[c])) || (rc = insert_row(q)))
+            return rc;
+    }
+
+    q = st[ST_GPU];
+    for (int g = 0; g < run->n_gpus; g++) {
+        if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+            (rc = sqlite3_bind_int(q, 3, g)) ||
+            (rc = sqlite3_bind_double(q, 4, s->gpu_busy_s[g])) || (rc = insert_row(q)))
+            return rc;
+    }
+
+    if (!s->expert_tokens)
+        return SQLITE_OK;
+    q = st[ST_EXPERT];
+    for (int l = 0; l < run->n_layers; l++) {
+        for (int e = 0; e < run->n_experts; e++) {
+            size_t k = (size_t)l * (size_t)run->n_experts + (size_t)e;
+            if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+                (rc = sqlite3_bind_int(q, 3, l)) || (rc = sqlite3_bind_int(q, 4, e)) ||
+                (rc = sqlite3_bind_int64(q, 5, s->expert_tokens[k])) ||
+                (rc = s->expert_dropped ? sqlite3_bind_int64(q, 6, s->expert_dropped[k])
+                                        : sqlite3_bind_null(q, 6)) ||
+                (rc = insert_row(q)))
+                return rc;
+        }
+    }
+    return SQLITE_OK;
+}
+
+sim_status res_db_write_run(res_db *db, const res_run *run, int64_t *run_id, sim_err *err)
+{
+    assert(db && run);
+    check_run(run);
+    sqlite3 *c = db->conn;
+    sqlite3_stmt *st[ST_COUNT] = {0};
+    sim_status s = SIM_OK;
+    int64_t id = 0;
+
+    int rc = sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v2(c, insert_sql[i], -1, &st[i], NULL);
+        if (rc != SQLITE_OK)
+            goto fail;
+    }
+
+    sqlite3_stmt *q = st[ST_RUN];
+    if ((rc = sqlite3_bind_text(q, 1, run->name, -1, SQLITE_STATIC)) ||
+        (rc = sqlite3_bind_text(q, 2, run->scenario_text, -1, SQLITE_STATIC)) ||
+        (rc = sqlite3_bind_text(q, 3, run->resolved, -1, SQLITE_STATIC)) ||
+        (rc = sqlite3_bind_int64(q, 4, seed_bits(run->seed))) ||
+        (rc = sqlite3_bind_text(q, 5, run->version, -1, SQLITE_STATIC)) ||
+        (rc = sqlite3_bind_int64(q, 6, run->started_unix)) ||
+        (rc = sqlite3_bind_double(q, 7, run->wall_s)) ||
+        (rc = sqlite3_bind_int(q, 8, run->n_gpus)) ||
+        (rc = sqlite3_bind_int(q, 9, run->n_layers)) ||
+        (rc = sqlite3_bind_int(q, 10, run->n_experts)) ||
+        (rc = sqlite3_bind_int(q, 11, run->n_steps)) || (rc = insert_row(q)))
+        goto fail;
+    id = sqlite3_last_insert_rowid(c);
+
+    for (int i = 0; i < run->n_steps; i++) {
+        rc = write_step(st, id, run, &run->steps[i]);
+        if (rc != SQLITE_OK)
+            goto fail;
+    }
+
+    q = st[ST_METRIC];
+    for (int m = 0; m < run->n_metrics; m++) {
+        if ((rc = sqlite3_bind_int64(q, 1, id)) ||
+            (rc = sqlite3_bind_text(q, 2, run->metrics[m].name, -1, SQLITE_STATIC)) ||
+            (rc = sqlite3_bind_double(q, 3, run->metrics[m].value)) || (rc = insert_row(q)))
+            goto fail;
+    }
+
+    for (int i = 0; i < ST_COUNT; i++) {
+        sqlite3_finalize(st[i]);
+        st[i] = NULL;
+    }
+    rc = sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    if (run_id)
+        *run_id = id;
+    return SIM_OK;
+
+fail:
+    /* The message first: finalizing and rolling back may replace it. */
+    s = sim_err_set(err, SIM_EDB, "%s: cannot write run '%s': %s", db->path, run->name, sqlite3_errmsg(c));
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st[i]);
+    rollback(c);
+    return s;
+}
