@@ -24,6 +24,9 @@ TESTS    := $(TEST_SRC:tests/%.c=$(B)/rel/tests/%)
 SAN_TESTS := $(TEST_SRC:tests/%.c=$(B)/san/tests/%)
 BENCHES  := $(BENCH_SRC:tests/%.c=$(B)/rel/tests/%)
 
+# keep test objects between runs
+.SECONDARY:
+
 .PHONY: all deps run test test-rel test-san bench validate clean
 all: moesim
 
@@ -41,21 +44,26 @@ deps:
 	fi
 
 moesim: $(OBJ) $(B)/rel/cli/main.o
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# `make V=1` shows full command lines.
+Q := $(if $(V),,@)
 $(B)/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 $(B)/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+	@$(if $(Q),echo "  CC san  $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
 
 $(B)/rel/tests/%: $(B)/rel/tests/%.o $(OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/san/tests/%: $(B)/san/tests/%.o $(SAN_OBJ)
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 $(B)/san/moesim: $(SAN_OBJ) $(B)/san/cli/main.o
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 run: deps moesim
 	./moesim run scenarios/default.ini

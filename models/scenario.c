@@ -109,17 +109,6 @@ sim_status scn_resolve(scn_config *c, sim_err *err)
     c->cluster.mem_efficiency = or_default(c->cluster.mem_efficiency, gpu->mem_efficiency);
     /* link_efficiency stays NAN when unset: each link then keeps its preset's factor */
 
-    int world = scn_world(c);
-    if (c->parallel.ep < 0)
-        c->parallel.ep = world;
-    if (c->parallel.ep > world || world % c->parallel.ep != 0)
-        return sim_err_set(err, SIM_EINPUT,
-                           "parallel.ep: expected a divisor of the %d GPUs (got %d)", world,
-                           c->parallel.ep);
-    if (c->model.experts % c->parallel.ep != 0)
-        return sim_err_set(err, SIM_EINPUT,
-                           "parallel.ep: expected a divisor of model.experts = %d (got %d)",
-                           c->model.experts, c->parallel.ep);
     if (c->model.top_k > c->model.experts)
         return sim_err_set(err, SIM_EINPUT,
                            "model.top_k: expected at most model.experts = %d (got %d)",
@@ -132,5 +121,16 @@ sim_status scn_resolve(scn_config *c, sim_err *err)
         return sim_err_set(err, SIM_EINPUT,
                            "model.kv_heads: expected a divisor of model.heads = %d (got %d)",
                            c->model.heads, c->model.kv_heads);
+    int world = scn_world(c);
+    if (c->parallel.ep < 0)
+        c->parallel.ep = world;
+    if (c->parallel.ep > world || world % c->parallel.ep != 0)
+        return sim_err_set(err, SIM_EINPUT,
+                           "parallel.ep: expected a divisor of the %d GPUs (got %d)", world,
+                           c->parallel.ep);
+    if (c->model.experts % c->parallel.ep != 0)
+        return sim_err_set(err, SIM_EINPUT,
+                           "parallel.ep: expected a divisor of model.experts = %d (got %d)",
+                           c->model.experts, c->parallel.ep);
     return SIM_OK;
 }

@@ -50,7 +50,8 @@ static int is_name(const char *s)
     if (!s || !*s)
         return 0;
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
             return 0;
     return 1;
 }
@@ -96,7 +97,7 @@ static void check_table(const sim_cfg_key *keys, size_t n_keys)
     for (size_t i = 0; i < n_keys; i++) {
         const sim_cfg_key *k = &keys[i];
         if (!is_name(k->section) || !is_name(k->key))
-            cfg_bug(k, "section and key names must be [a-z0-9_]+");
+            cfg_bug(k, "section and key names must be [A-Za-z0-9_]+");
         if ((k->flags & SIM_CFG_REQUIRED) && (k->flags & SIM_CFG_OPTIONAL))
             cfg_bug(k, "REQUIRED and OPTIONAL together");
         if (!(k->flags & (SIM_CFG_REQUIRED | SIM_CFG_OPTIONAL)) && !k->def)

@@ -30,7 +30,7 @@
  *     --set: "text": expected section.key=value              (no '=', no '.', a newline)
  *     --set: sec.key: expected an integer (got "v")          (any value error, as above)
  * A bad value is quoted up to its first 64 bytes, then "...".
- * Text rules: names are case-sensitive ([a-z0-9_]); values are trimmed; ';' after a blank
+ * Text rules: names are case-sensitive ([A-Za-z0-9_]); values are trimmed; ';' after a blank
  * starts a comment, as do ';' and '#' at the start of a line; "key: value" is accepted too.
  * Leading blanks are ignored, so libinih's indented continuation lines do not exist here: an
  * indented line is an ordinary line. Integers are decimal, sign and digits only (no "1.5",
