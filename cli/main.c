@@ -15,6 +15,7 @@ static const char usage[] =
     "                     simulate the scenario in FILE, print the step-time breakdown\n"
     "                     and store the run in SQLite (results/runs/NAME.db)\n"
     "  plot DB -o FILE    draw the step-time breakdown of the runs in DB (.png or .svg)\n"
+    "  keys [--markdown]  list every scenario key with its values, default and unit\n"
     "\n"
     "  moesim COMMAND --help   help on one command\n"
     "  moesim --version        print the version\n"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         return cli_run(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0)
         return cli_plot(argc - 1, argv + 1);
+    if (strcmp(cmd, "keys") == 0)
+        return cli_keys(argc - 1, argv + 1);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

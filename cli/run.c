@@ -1,4 +1,5 @@
 /* cli/run.c: `moesim run`: load a scenario, simulate its steps, print and store the run. */
+#include <assert.h>
 #include <cJSON.h>
 #include <errno.h>
 #include <gsl/gsl_rng.h>
@@ -20,6 +21,7 @@
 #include "sim/version.h"
 
 #define RNG_STREAM_ROUTING 1
+#define RNG_STREAM_DROPPING 2
 
 static const char run_usage[] =
     "usage: moesim run FILE [--set section.key=value]... [--db PATH] [--json] [--quiet]\n"
@@ -139,10 +141,11 @@ static sim_status simulate(const scn_config *c, const run_opts *o, run_totals *t
     t->expert_tokens = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
     t->expert_dropped = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
     gsl_rng *rng = sim_rng_new(c->run.seed, RNG_STREAM_ROUTING);
+    gsl_rng *drop_rng = sim_rng_new(c->run.seed, RNG_STREAM_DROPPING);
     void *rstate = rm->state_size ? sim_calloc(1, rm->state_size) : NULL;
     sim_status st = SIM_OK;
     int rinit = 0;
-    if (!t->steps || !t->expert_tokens || !t->expert_dropped || !rng ||
+    if (!t->steps || !t->expert_tokens || !t->expert_dropped || !rng || !drop_rng ||
         (rm->state_size && !rstate)) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory");
         goto done;
@@ -157,7 +160,7 @@ static sim_status simulate(const scn_config *c, const run_opts *o, run_totals *t
     cli_progress_init(&pr, "simulating", o->quiet || o->json);
     for (int s = 0; s < t->n_steps; s++) {
         route_result r;
-        st = route_sample_step(rm, rstate, c, rng, s, &r, err);
+        st = route_sample_step(rm, rstate, c, rng, drop_rng, s, &r, err);
         if (st != SIM_OK)
             break;
         for (int l = 0; l < L; l++)
@@ -180,16 +183,19 @@ done:
     sim_free(rstate);
     if (rng)
         gsl_rng_free(rng);
+    if (drop_rng)
+        gsl_rng_free(drop_rng);
     return st;
 }
 
 typedef struct summary {
     double step_time_s, breakdown_s[STEP_N_CAT];
     double tokens, dropped, max_mean_load;
+    double assignments;         /* token-expert assignments: tokens x top_k x MoE layers */
     uint64_t events;
 } summary;
 
-static void summarize(const run_totals *t, summary *s)
+static void summarize(const scn_config *c, const run_totals *t, summary *s)
 {
     memset(s, 0, sizeof *s);
     sim_time total = 0, cat[STEP_N_CAT] = {0};
@@ -204,6 +210,7 @@ static void summarize(const run_totals *t, summary *s)
             s->max_mean_load = r->max_mean_load;
         s->events += r->events;
     }
+    s->assignments = s->tokens * c->model.top_k * c->model.layers;
     s->step_time_s = sim_time_to_s(total) / t->n_steps;
     for (int k = 0; k < STEP_N_CAT; k++)
         s->breakdown_s[k] = sim_time_to_s(cat[k]) / t->n_steps;
@@ -243,7 +250,7 @@ static sim_status store(const char *db_path, const char *name, const char *text,
     res_metric metrics[] = {
         {"step_time_s", s->step_time_s},
         {"tokens_per_s_per_gpu", s->tokens / t->n_steps / s->step_time_s / n},
-        {"dropped_fraction", s->dropped / (s->tokens * c->model.top_k)},
+        {"dropped_fraction", s->dropped / s->assignments},
         {"max_mean_load", s->max_mean_load},
         {"events", (double)s->events},
     };
@@ -299,8 +306,8 @@ static void print_summary(const char *file, const scn_config *c, const run_total
                100.0 * s->breakdown_s[k] / s->step_time_s);
     printf("routing    %s; dropped %.0f of %.0f token-expert assignments (%.2f%%); "
            "load max/mean %.3f\n",
-           c->routing.model, s->dropped, s->tokens * c->model.top_k,
-           100.0 * s->dropped / (s->tokens * c->model.top_k), s->max_mean_load);
+           c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped / s->assignments,
+           s->max_mean_load);
     printf("engine     %llu events in %.3f s wall\n", (unsigned long long)s->events, t->wall_s);
     printf("results    %s (run %lld)\n", db_path, (long long)run_id);
 }
@@ -319,7 +326,7 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
         cJSON_AddNumberToObject(bd, step_category_names[k], s->breakdown_s[k]);
     cJSON_AddNumberToObject(o, "tokens_per_s", tok_step / s->step_time_s);
     cJSON_AddNumberToObject(o, "tokens_per_s_per_gpu", tok_step / s->step_time_s / n);
-    cJSON_AddNumberToObject(o, "dropped_fraction", s->dropped / (s->tokens * c->model.top_k));
+    cJSON_AddNumberToObject(o, "dropped_fraction", s->dropped / s->assignments);
     cJSON_AddNumberToObject(o, "max_mean_load", s->max_mean_load);
     cJSON_AddNumberToObject(o, "events", (double)s->events);
     cJSON_AddNumberToObject(o, "wall_s", t->wall_s);
@@ -356,13 +363,21 @@ int cli_run(int argc, char **argv)
     time_t started = time(NULL);
     double t0 = cli_now_s();
 
-    sim_status st = sim_cfg_load_file(scn_keys, scn_n_keys, &c, o.file, o.sets, o.n_sets,
-                                      &text, &err);
-    if (st == SIM_OK && (st = scn_resolve(&c, &err)) != SIM_OK) {
-        char msg[sizeof err.msg];
+    int where[64];
+    const sim_cfg_key *bad = NULL;
+    assert(scn_n_keys <= sizeof where / sizeof where[0]);
+    sim_status st = sim_cfg_load_file_where(scn_keys, scn_n_keys, &c, o.file, o.sets, o.n_sets,
+                                            &text, where, &err);
+    if (st == SIM_OK && (st = scn_resolve(&c, &bad, &err)) != SIM_OK) {
+        /* name where the key at fault was set: its line, --set, or the file (default) */
+        int line = bad ? where[bad - scn_keys] : 0;
+        char msg[sizeof err.msg], at[300];
         memcpy(msg, err.msg, sizeof msg);
-        size_t k = strlen(o.file) < 256 ? strlen(o.file) : 256;
-        sim_err_set(&err, st, "%.*s: %.700s", (int)k, o.file, msg);
+        if (line > 0)
+            snprintf(at, sizeof at, "%.250s:%d", o.file, line);
+        else
+            snprintf(at, sizeof at, "%.250s", line < 0 ? "--set" : o.file);
+        sim_err_set(&err, st, "%s: %.700s", at, msg);
     }
     if (st != SIM_OK)
         goto out;
@@ -378,7 +393,7 @@ int cli_run(int argc, char **argv)
     if (st != SIM_OK)
         goto out;
     t.wall_s = cli_now_s() - t0;
-    summarize(&t, &s);
+    summarize(&c, &t, &s);
     st = store(o.db, name, text, &c, &t, &s, started, &run_id, &err);
     if (st != SIM_OK)
         goto out;

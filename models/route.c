@@ -121,7 +121,8 @@ void route_result_fini(route_result *r)
 }
 
 sim_status route_sample_step(const route_model *m, void *state, const scn_config *c,
-                             gsl_rng *rng, int step, route_result *out, sim_err *err)
+                             gsl_rng *rng, gsl_rng *drop_rng, int step, route_result *out,
+                             sim_err *err)
 {
     route_result r = {
         .n_layers = c->model.layers,
@@ -151,7 +152,7 @@ sim_status route_sample_step(const route_model *m, void *state, const scn_config
             }
             if (cap != INT64_MAX)
                 for (int e = 0; e < r.n_experts; e++)
-                    route_apply_capacity(rng, r.ep, r.n_experts, e, cap, cnt, drp);
+                    route_apply_capacity(drop_rng, r.ep, r.n_experts, e, cap, cnt, drp);
         }
     }
     *out = r;

@@ -46,10 +46,12 @@ int64_t route_capacity(double capacity_factor, int64_t group_tokens, int top_k, 
 void route_apply_capacity(gsl_rng *rng, int n_src, int n_experts, int expert, int64_t cap,
                           int64_t *counts, int64_t *dropped);
 
-/* Draws the routing of one step for every layer and EP group. out is allocated here;
- * free with route_result_fini. */
+/* Draws the routing of one step for every layer and EP group from `rng`, then applies the
+ * capacity limit drawing from `drop_rng` (a separate stream, so the routing does not change
+ * with the capacity factor). out is allocated here; free with route_result_fini. */
 sim_status route_sample_step(const route_model *m, void *state, const scn_config *c,
-                             gsl_rng *rng, int step, route_result *out, sim_err *err);
+                             gsl_rng *rng, gsl_rng *drop_rng, int step, route_result *out,
+                             sim_err *err);
 void route_result_fini(route_result *r);
 
 /* The GPU (within the whole cluster) that holds `expert` for the EP group of `gpu`:

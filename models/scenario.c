@@ -3,6 +3,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,19 +89,35 @@ const size_t scn_n_keys = sizeof scn_keys / sizeof scn_keys[0];
 
 static double or_default(double v, double preset) { return isnan(v) ? preset : v; }
 
-sim_status scn_resolve(scn_config *c, sim_err *err)
+/* Reports that key `dotted` breaks a rule: the message is "dotted: <fmt...>". */
+static sim_status fail(const sim_cfg_key **bad_key, sim_err *err, const char *dotted,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static sim_status fail(const sim_cfg_key **bad_key, sim_err *err, const char *dotted,
+                       const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (bad_key)
+        *bad_key = sim_cfg_find(scn_keys, scn_n_keys, dotted);
+    return sim_err_set(err, SIM_EINPUT, "%s: %s", dotted, what);
+}
+
+sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
 {
     const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
     if (!gpu)
-        return sim_err_set(err, SIM_EINPUT, "cluster.gpu: unknown preset \"%s\" (expected one of %s)",
-                           c->cluster.gpu, hw_gpu_names);
+        return fail(bad_key, err, "cluster.gpu", "unknown preset \"%s\" (expected one of %s)",
+                    c->cluster.gpu, hw_gpu_names);
     if (c->cluster.intra[0] == '\0')
         snprintf(c->cluster.intra, sizeof c->cluster.intra, "%s", gpu->intra);
     const hw_link *intra = hw_link_find(c->cluster.intra);
     const hw_link *inter = hw_link_find(c->cluster.inter);
     if (!intra || !inter)
-        return sim_err_set(err, SIM_EINPUT, "cluster.%s: unknown link preset (expected one of %s)",
-                           intra ? "inter" : "intra", hw_link_names);
+        return fail(bad_key, err, intra ? "cluster.inter" : "cluster.intra",
+                    "unknown link preset (expected one of %s)", hw_link_names);
     c->cluster.intra_bw_GBps = or_default(c->cluster.intra_bw_GBps, intra->bw_GBps);
     c->cluster.intra_lat_us = or_default(c->cluster.intra_lat_us, intra->lat_us);
     c->cluster.inter_bw_Gbps = or_default(c->cluster.inter_bw_Gbps, inter->bw_GBps * 8.0);
@@ -109,28 +126,24 @@ sim_status scn_resolve(scn_config *c, sim_err *err)
     c->cluster.mem_efficiency = or_default(c->cluster.mem_efficiency, gpu->mem_efficiency);
     /* link_efficiency stays NAN when unset: each link then keeps its preset's factor */
 
-    if (c->model.top_k > c->model.experts)
-        return sim_err_set(err, SIM_EINPUT,
-                           "model.top_k: expected at most model.experts = %d (got %d)",
-                           c->model.experts, c->model.top_k);
-    if (c->model.hidden % c->model.heads != 0)
-        return sim_err_set(err, SIM_EINPUT,
-                           "model.heads: expected a divisor of model.hidden = %d (got %d)",
-                           c->model.hidden, c->model.heads);
-    if (c->model.kv_heads > c->model.heads || c->model.heads % c->model.kv_heads != 0)
-        return sim_err_set(err, SIM_EINPUT,
-                           "model.kv_heads: expected a divisor of model.heads = %d (got %d)",
-                           c->model.heads, c->model.kv_heads);
+    const int E = c->model.experts, H = c->model.heads;
+    if (c->model.top_k > E)
+        return fail(bad_key, err, "model.top_k", "expected at most model.experts = %d (got %d)",
+                    E, c->model.top_k);
+    if (c->model.hidden % H != 0)
+        return fail(bad_key, err, "model.heads",
+                    "expected a divisor of model.hidden = %d (got %d)", c->model.hidden, H);
+    if (c->model.kv_heads > H || H % c->model.kv_heads != 0)
+        return fail(bad_key, err, "model.kv_heads",
+                    "expected a divisor of model.heads = %d (got %d)", H, c->model.kv_heads);
     int world = scn_world(c);
     if (c->parallel.ep < 0)
         c->parallel.ep = world;
     if (c->parallel.ep > world || world % c->parallel.ep != 0)
-        return sim_err_set(err, SIM_EINPUT,
-                           "parallel.ep: expected a divisor of the %d GPUs (got %d)", world,
-                           c->parallel.ep);
-    if (c->model.experts % c->parallel.ep != 0)
-        return sim_err_set(err, SIM_EINPUT,
-                           "parallel.ep: expected a divisor of model.experts = %d (got %d)",
-                           c->model.experts, c->parallel.ep);
+        return fail(bad_key, err, "parallel.ep", "expected a divisor of the %d GPUs (got %d)",
+                    world, c->parallel.ep);
+    if (E % c->parallel.ep != 0)
+        return fail(bad_key, err, "parallel.ep",
+                    "expected a divisor of model.experts = %d (got %d)", E, c->parallel.ep);
     return SIM_OK;
 }

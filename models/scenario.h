@@ -63,8 +63,9 @@ extern const sim_cfg_key scn_keys[];
 extern const size_t scn_n_keys;
 
 /* Checks cross-key rules and fills preset-derived values. On failure returns SIM_EINPUT
- * with a message "section.key: what was expected (got ...)". */
-sim_status scn_resolve(scn_config *c, sim_err *err);
+ * with a message "section.key: what was expected (got ...)" and, if bad_key is not NULL,
+ * points *bad_key at that key's entry in scn_keys (so the caller can name its line). */
+sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err);
 
 static inline int scn_world(const scn_config *c)
 {

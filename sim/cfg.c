@@ -683,6 +683,15 @@ sim_status sim_cfg_load_string(const sim_cfg_key *keys, size_t n_keys, void *obj
                                const char *const *overrides, size_t n_overrides,
                                sim_err *err)
 {
+    return sim_cfg_load_string_where(keys, n_keys, obj, name, text, overrides, n_overrides,
+                                     NULL, err);
+}
+
+sim_status sim_cfg_load_string_where(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                                     const char *name, const char *text,
+                                     const char *const *overrides, size_t n_overrides,
+                                     int *where, sim_err *err)
+{
     check_table(keys, n_keys);
     size_t extent = 0;
     for (size_t i = 0; i < n_keys; i++)
@@ -715,10 +724,13 @@ sim_status sim_cfg_load_string(const sim_cfg_key *keys, size_t n_keys, void *obj
                         *help && *unit ? "; " : "", *unit ? "unit: " : "", unit,
                         *help || *unit ? ")" : "");
     }
-    if (s == SIM_OK)
+    if (s == SIM_OK) {
         for (size_t i = 0; i < n_keys; i++)
             memcpy((char *)obj + keys[i].offset, (char *)scratch + keys[i].offset,
                    field_size(&keys[i]));
+        if (where)
+            memcpy(where, given, n_keys * sizeof *where);
+    }
     sim_free(scratch);
 free_given:
     sim_free(given);
@@ -781,11 +793,21 @@ sim_status sim_cfg_load_file(const sim_cfg_key *keys, size_t n_keys, void *obj,
                              const char *path, const char *const *overrides,
                              size_t n_overrides, char **text_out, sim_err *err)
 {
+    return sim_cfg_load_file_where(keys, n_keys, obj, path, overrides, n_overrides, text_out,
+                                   NULL, err);
+}
+
+sim_status sim_cfg_load_file_where(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                                   const char *path, const char *const *overrides,
+                                   size_t n_overrides, char **text_out, int *where,
+                                   sim_err *err)
+{
     char *text = NULL;
     sim_status s = read_file(path, &text, err);
     if (s != SIM_OK)
         return s;
-    s = sim_cfg_load_string(keys, n_keys, obj, path, text, overrides, n_overrides, err);
+    s = sim_cfg_load_string_where(keys, n_keys, obj, path, text, overrides, n_overrides,
+                                  where, err);
     if (s == SIM_OK && text_out) {
         *text_out = text;
         return SIM_OK;

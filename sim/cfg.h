@@ -105,6 +105,18 @@ sim_status sim_cfg_load_file(const sim_cfg_key *keys, size_t n_keys, void *obj,
  * of memory. */
 char *sim_cfg_format(const sim_cfg_key *keys, size_t n_keys, const void *obj);
 
+/* As sim_cfg_load_string / sim_cfg_load_file, and also records where each key's value
+ * came from: where[i] (n_keys entries, written only on success) is the line of the text
+ * that set key i, -1 for a --set override, 0 for the default. */
+sim_status sim_cfg_load_string_where(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                                     const char *name, const char *text,
+                                     const char *const *overrides, size_t n_overrides,
+                                     int *where, sim_err *err);
+sim_status sim_cfg_load_file_where(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                                   const char *path, const char *const *overrides,
+                                   size_t n_overrides, char **text_out, int *where,
+                                   sim_err *err);
+
 /* Finds the key entry for "section.key" (NULL if none). */
 const sim_cfg_key *sim_cfg_find(const sim_cfg_key *keys, size_t n_keys, const char *dotted);
 

@@ -96,6 +96,52 @@ static void test_same_seed_same_counts(void **state)
     gsl_rng_free(r3);
 }
 
+/* A whole step over 2 EP groups of 4 GPUs: capacity changes which assignments are kept, never
+ * the routing itself: kept + dropped with C = 1 equals the dropless counts, each expert keeps
+ * at most ceil(1.0 x 4 x 256 x 2 / 8) = 256 per group and layer. */
+static void test_capacity_does_not_change_routing(void **state)
+{
+    (void)state;
+    scn_config c;
+    memset(&c, 0, sizeof c);
+    c.cluster.nodes = 1;
+    c.cluster.gpus_per_node = 8;
+    c.model.layers = 3;
+    c.model.experts = 8;
+    c.model.top_k = 2;
+    c.parallel.ep = 4;
+    c.training.seq_len = 256;
+    c.training.micro_batch = 1;
+    route_result a, b;
+    gsl_rng *r1 = sim_rng_new(9, 1), *d1 = sim_rng_new(9, 2);
+    gsl_rng *r2 = sim_rng_new(9, 1), *d2 = sim_rng_new(9, 2);
+    c.routing.capacity_factor = 0;
+    assert_int_equal(route_sample_step(&route_uniform, NULL, &c, r1, d1, 0, &a, NULL), SIM_OK);
+    c.routing.capacity_factor = 1.0;
+    assert_int_equal(route_sample_step(&route_uniform, NULL, &c, r2, d2, 0, &b, NULL), SIM_OK);
+    int64_t total_dropped = 0;
+    for (int l = 0; l < 3; l++)
+        for (int g0 = 0; g0 < 8; g0 += 4)
+            for (int e = 0; e < 8; e++) {
+                int64_t kept = 0;
+                for (int s = g0; s < g0 + 4; s++) {
+                    size_t i = ((size_t)l * 8 + s) * 8 + e;
+                    assert_int_equal(a.counts[i], b.counts[i] + b.dropped[i]);
+                    assert_int_equal(a.dropped[i], 0);
+                    kept += b.counts[i];
+                    total_dropped += b.dropped[i];
+                }
+                assert_true(kept <= 256);
+            }
+    assert_true(total_dropped > 0);
+    route_result_fini(&a);
+    route_result_fini(&b);
+    gsl_rng_free(r1);
+    gsl_rng_free(d1);
+    gsl_rng_free(r2);
+    gsl_rng_free(d2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_capacity_arithmetic),
         cmocka_unit_test(test_apply_capacity),
         cmocka_unit_test(test_same_seed_same_counts),
+        cmocka_unit_test(test_capacity_does_not_change_routing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,7 +63,7 @@ static void make_config(scn_config *c)
     c->training.micro_batch = 1;
     strcpy(c->routing.model, "uniform");
     strcpy(c->network.model, "analytic");
-    assert_int_equal(scn_resolve(c, NULL), SIM_OK);
+    assert_int_equal(scn_resolve(c, NULL, NULL), SIM_OK);
 }
 
 static void test_two_gpu_step_by_hand(void **state)
