@@ -669,8 +669,8 @@ static sim_status apply_override(const sim_cfg_key *keys, size_t n_keys, void *o
     if (i < 0)
         goto free_copy;
     s = set_value(&keys[i], obj, value, o, err);
-    if (s == SIM_OK && !given[i])
-        given[i] = -1;
+    if (s == SIM_OK)
+        given[i] = -1;          /* the override is what counts now */
 free_copy:
     sim_free(copy);
     return s;
