@@ -33,14 +33,16 @@ static const char run_usage[] =
     "  --db PATH                database to add the run to (default results/runs/NAME.db,\n"
     "                           NAME being FILE's name without .ini)\n"
     "  --json                   print one JSON object instead of the summary\n"
-    "  --quiet                  no progress output on stderr\n";
+    "  --quiet                  no progress output on stderr\n"
+    "  --skip-existing          do nothing if the database already holds a run of this\n"
+    "                           scenario with the same resolved keys (used by sweeps)\n";
 
 typedef struct run_opts {
     const char *file;
     const char *db;
     const char **sets;
     size_t n_sets;
-    int json, quiet;
+    int json, quiet, skip_existing;
 } run_opts;
 
 static int parse_args(int argc, char **argv, run_opts *o)
@@ -57,6 +59,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
             o->json = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             o->quiet = 1;
+        } else if (strcmp(a, "--skip-existing") == 0) {
+            o->skip_existing = 1;
         } else if (strcmp(a, "--set") == 0 || strcmp(a, "--db") == 0) {
             if (i + 1 >= argc)
                 return cli_usage_error("run", "%s needs a value", a);
@@ -112,6 +116,22 @@ static sim_status prepare_db_path(const char *db, int is_default, sim_err *err)
     }
     free(copy);
     return s;
+}
+
+/* Is this exact scenario (name and every resolved key, seed included) already stored? */
+static sim_status find_existing(const char *db_path, const char *name, const scn_config *c,
+                                int64_t *found, sim_err *err)
+{
+    char *resolved = sim_cfg_format(scn_keys, scn_n_keys, c);
+    if (!resolved)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    res_db *db = NULL;
+    sim_status st = res_db_open(db_path, &db, err);
+    if (st == SIM_OK)
+        st = res_db_find_run(db, name, resolved, found, err);
+    res_db_close(db);
+    sim_free(resolved);
+    return st;
 }
 
 typedef struct run_totals {
@@ -389,6 +409,21 @@ int cli_run(int argc, char **argv)
     st = prepare_db_path(o.db, o.db == db_buf, &err);
     if (st != SIM_OK)
         goto out;
+    if (o.skip_existing) {
+        int64_t found = 0;
+        st = find_existing(o.db, name, &c, &found, &err);
+        if (st != SIM_OK)
+            goto out;
+        if (found) {
+            if (o.json)
+                printf("{\"skipped\": true, \"db\": \"%s\", \"run_id\": %lld}\n", o.db,
+                       (long long)found);
+            else
+                printf("skipped: %s already holds this run (run %lld)\n", o.db,
+                       (long long)found);
+            goto out;
+        }
+    }
     st = simulate(&c, &o, &t, &err);
     if (st != SIM_OK)
         goto out;

@@ -7,6 +7,7 @@
 #include "results/db.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -213,11 +214,26 @@ static sim_status prepare_schema(res_db *db, int writable, sim_err *err)
     sqlite3 *c = db->conn;
     int64_t version = 0, n_objects = 0;
 
+    /* Read the version and count the objects in one read transaction, so that another
+     * process creating the schema at the same moment is seen either not at all or whole. */
+    int rc = sqlite3_exec(c, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fail_sqlite(db, rc, "cannot read the schema version", err);
     /* The first statement that reads the file: a text file fails here (SQLITE_NOTADB). */
-    int rc = query_int(c, "PRAGMA user_version", &version);
-    if (rc == SQLITE_NOTADB)
-        return sim_err_set(err, SIM_EDB, "%s: not a moesim database: %s", db->path,
-                           sqlite3_errmsg(c));
+    rc = query_int(c, "PRAGMA user_version", &version);
+    if (rc == SQLITE_OK && version == 0)
+        rc = query_int(c,
+                       "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+                       "ESCAPE '\\'",
+                       &n_objects);
+    int notadb = rc == SQLITE_NOTADB;
+    const char *why = notadb ? sqlite3_errmsg(c) : NULL;
+    char why_buf[256] = "";
+    if (why)
+        snprintf(why_buf, sizeof why_buf, "%s", why);
+    sqlite3_exec(c, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    if (notadb)
+        return sim_err_set(err, SIM_EDB, "%s: not a moesim database: %s", db->path, why_buf);
     if (rc != SQLITE_OK)
         return fail_sqlite(db, rc, "cannot read the schema version", err);
     if (version > RES_SCHEMA_VERSION)
@@ -227,19 +243,11 @@ static sim_status prepare_schema(res_db *db, int writable, sim_err *err)
     if (version < 0)
         return sim_err_set(err, SIM_EDB, "%s: not a moesim database (schema version %lld)",
                            db->path, (long long)version);
-    if (version == 0) {
-        rc = query_int(c,
-                       "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
-                       "ESCAPE '\\'",
-                       &n_objects);
-        if (rc != SQLITE_OK)
-            return fail_sqlite(db, rc, "cannot read the schema", err);
-        if (n_objects > 0)
-            return sim_err_set(err, SIM_EDB,
-                               "%s: not a moesim database (it has tables but no moesim "
-                               "schema version)",
-                               db->path);
-    }
+    if (version == 0 && n_objects > 0)
+        return sim_err_set(err, SIM_EDB,
+                           "%s: not a moesim database (it has tables but no moesim "
+                           "schema version)",
+                           db->path);
 
     rc = sqlite3_exec(c, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
@@ -505,5 +513,31 @@ fail:
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st[i]);
     rollback(c);
+    return s;
+}
+
+sim_status res_db_find_run(res_db *db, const char *name, const char *resolved, int64_t *run_id,
+                           sim_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(res_db_handle(db),
+                                "SELECT id FROM runs WHERE name = ?1 AND resolved = ?2 "
+                                "ORDER BY id LIMIT 1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, resolved, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *run_id = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        *run_id = 0;
+    sim_status s = SIM_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s = sim_err_set(err, SIM_EDB, "looking up a run: %s",
+                        sqlite3_errmsg(res_db_handle(db)));
+    sqlite3_finalize(st);
     return s;
 }

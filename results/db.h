@@ -79,6 +79,11 @@ void res_db_close(res_db *db);                  /* NULL: no-op */
  * events fits in int64_t. */
 sim_status res_db_write_run(res_db *db, const res_run *run, int64_t *run_id, sim_err *err);
 
+/* Looks for a run with exactly this name and resolved scenario text (which includes the
+ * seed): *run_id receives its id, or 0 when there is none. */
+sim_status res_db_find_run(res_db *db, const char *name, const char *resolved, int64_t *run_id,
+                           sim_err *err);
+
 /* The underlying connection, for readers (plots, checks, tests). Owned by db. */
 struct sqlite3 *res_db_handle(res_db *db);
 
