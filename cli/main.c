@@ -18,6 +18,10 @@ static const char usage[] =
     "  keys [--markdown]  list every scenario key with its values, default and unit\n"
     "  sweep FILE --set section.key=v1,v2,... [--jobs N] [--shard K/N] [--db PATH]\n"
     "                     run every combination of the values, one run each, resumable\n"
+    "  merge A.db B.db ... -o ALL.db\n"
+    "                     combine databases (sweep shards) without duplicates\n"
+    "  check BASELINE.db CANDIDATE.db [--metric NAME] [--tolerance 2%]\n"
+    "                     compare runs pairwise; exit 1 if any regressed beyond tolerance\n"
     "\n"
     "  moesim COMMAND --help   help on one command\n"
     "  moesim --version        print the version\n"
@@ -47,6 +51,10 @@ int main(int argc, char **argv)
         return cli_keys(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0)
         return cli_sweep(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0)
+        return cli_merge(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cli_check(argc - 1, argv + 1);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

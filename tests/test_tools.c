@@ -1,0 +1,195 @@
+/* tests/test_tools.c: end-to-end tests of sweep, shard + merge and check (the binary named
+ * by MOESIM, ./moesim by default). */
+#include <setjmp.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char dir[256];
+static char out_buf[1 << 16], err_buf[1 << 16];
+
+static const char *bin(void)
+{
+    const char *b = getenv("MOESIM");
+    return b ? b : "./moesim";
+}
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    size_t k = f ? fread(buf, 1, n - 1, f) : 0;
+    buf[k] = '\0';
+    if (f)
+        fclose(f);
+}
+
+static int run(const char *fmt, ...)
+{
+    char args[4096], cmd[8192], o[300], e[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/stdout", dir);
+    snprintf(e, sizeof e, "%s/stderr", dir);
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s >%s 2>%s", dir, bin(), args, o, e);
+    int st = system(cmd);
+    slurp(o, out_buf, sizeof out_buf);
+    slurp(e, err_buf, sizeof err_buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static long long q(const char *db, const char *sql)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", dir, db);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(p, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static const char tiny[] = "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nhidden = 256\n"
+                           "ffn_expert = 512\nexperts = 4\ntop_k = 2\nheads = 4\nkv_heads = 4\n"
+                           "[training]\nseq_len = 128\n";
+
+static int setup(void **state)
+{
+    (void)state;
+    if (bin()[0] != '/') {
+        static char abs[600];
+        char cwd[400];
+        if (!getcwd(cwd, sizeof cwd))
+            return -1;
+        snprintf(abs, sizeof abs, "%s/%s", cwd, bin());
+        setenv("MOESIM", abs, 1);
+    }
+    snprintf(dir, sizeof dir, "/tmp/moesim-tools-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char p[300];
+    snprintf(p, sizeof p, "%s/tiny.ini", dir);
+    FILE *f = fopen(p, "w");
+    fputs(tiny, f);
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* 3 x 2 = 6 points, each stored once; rerunning stores nothing new. */
+static void test_sweep_product_and_resume(void **state)
+{
+    (void)state;
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db s.db "
+                         "--jobs 3"), 0);
+    assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
+    assert_int_equal(q("s.db", "SELECT count(DISTINCT resolved) FROM runs"), 6);
+    assert_non_null(strstr(out_buf, "sweep: 6 of 6 points stored"));
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db s.db"), 0);
+    assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
+    /* a bad value stops the sweep with status 2 and the run's own message */
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,zero --db s.db --quiet"), 2);
+    assert_non_null(strstr(err_buf, "model.layers: expected an integer (got \"zero\")"));
+}
+
+/* A sweep killed with SIGKILL mid-way keeps its finished points whole; a rerun completes it
+ * with every point stored exactly once. */
+static void test_sweep_killed_and_rerun(void **state)
+{
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && exec %s sweep tiny.ini --set model.layers=1,2,3,4,5,6,7,8,9,10,11,12 "
+             "--db k.db --jobs 2 --quiet >/dev/null 2>&1", dir, getenv("MOESIM"));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    struct timespec ts = {0, 150 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5,6,7,8,9,10,11,12 --db k.db "
+                         "--quiet"), 0);
+    assert_int_equal(q("k.db", "SELECT count(*) FROM runs"), 12);
+    assert_int_equal(q("k.db", "SELECT count(DISTINCT resolved) FROM runs"), 12);
+    /* every run has its steps and breakdown */
+    assert_int_equal(q("k.db", "SELECT count(*) FROM runs WHERE id NOT IN "
+                               "(SELECT run_id FROM breakdown)"), 0);
+}
+
+/* Two shards merged hold every point once with every row; merging again changes nothing. */
+static void test_shard_and_merge(void **state)
+{
+    (void)state;
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db s1.db --shard 1/2 --quiet"), 0);
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db s2.db --shard 2/2 --quiet"), 0);
+    assert_int_equal(q("s1.db", "SELECT count(*) FROM runs"), 3);   /* points 1, 3, 5 */
+    assert_int_equal(q("s2.db", "SELECT count(*) FROM runs"), 2);   /* points 2, 4 */
+    assert_int_equal(run("merge s1.db s2.db -o all.db"), 0);
+    assert_int_equal(run("merge s1.db s2.db -o all.db"), 0);
+    assert_non_null(strstr(out_buf, "0 runs copied, 5 already there"));
+    assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
+    const char *tables[] = {"steps", "breakdown", "gpu_busy", "expert_load", "metrics"};
+    for (int t = 0; t < 5; t++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[t]);
+        assert_int_equal(q("all.db", sql), q("s1.db", sql) + q("s2.db", sql));
+    }
+    /* the merged database already has every point: the full sweep runs nothing */
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db all.db --quiet"), 0);
+    assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
+}
+
+/* check: same results -> 0; a slower candidate -> 1 (step_time_s, lower is better);
+ * nothing pairs up -> 2. */
+static void test_check_exit_codes(void **state)
+{
+    (void)state;
+    assert_int_equal(run("run tiny.ini --db b.db --quiet"), 0);
+    assert_int_equal(run("run tiny.ini --db c.db --quiet"), 0);
+    assert_int_equal(run("check b.db c.db"), 0);
+    assert_non_null(strstr(out_buf, "1 pair, 0 regressions"));
+    assert_int_equal(run("run tiny.ini --db d.db --quiet --set cluster.launch_us=40"), 0);
+    assert_int_equal(run("check b.db d.db --tolerance 2%%"), 1);
+    assert_non_null(strstr(out_buf, "REGRESSION"));
+    assert_int_equal(run("check d.db b.db"), 0);
+    assert_int_equal(run("check b.db d.db --metric tokens_per_s_per_gpu --tolerance 1000%%"), 0);
+    assert_int_equal(run("run tiny.ini --db e.db --quiet --set run.seed=9"), 0);
+    assert_int_equal(run("check b.db e.db"), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sweep_product_and_resume),
+        cmocka_unit_test(test_sweep_killed_and_rerun),
+        cmocka_unit_test(test_shard_and_merge),
+        cmocka_unit_test(test_check_exit_codes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
