@@ -273,6 +273,15 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         {"dropped_fraction", s->dropped / s->assignments},
         {"max_mean_load", s->max_mean_load},
         {"events", (double)s->events},
+        /* per expert and layer, summed over the EP groups; 0 = dropless */
+        {"expert_capacity",
+         c->routing.capacity_factor > 0
+             ? (double)route_capacity(c->routing.capacity_factor,
+                                      (int64_t)c->training.seq_len * c->training.micro_batch *
+                                          c->parallel.ep,
+                                      c->model.top_k, E) *
+                   (n / c->parallel.ep)
+             : 0.0},
     };
     res_run run = {
         .name = name,

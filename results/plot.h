@@ -11,6 +11,7 @@
 #ifndef RESULTS_PLOT_H
 #define RESULTS_PLOT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sim/err.h"
@@ -20,6 +21,22 @@
  * SIM_EIO when gnuplot is missing or fails, or out_path cannot be written; SIM_EDB as in
  * res_db_open_readonly. */
 sim_status res_plot_breakdown(const char *db_path, const char *out_path, sim_err *err);
+
+/* Token assignments per expert in one layer of one run (run_id 0: the latest), mean over
+ * its steps: kept tokens, dropped tokens stacked on top, the mean, and the capacity line
+ * (the run's expert_capacity metric, when it is above 0). */
+sim_status res_plot_load(const char *db_path, int64_t run_id, int layer, const char *out_path,
+                         sim_err *err);
+
+/* Routed load (kept + dropped) per expert (x) and layer (y) of one run, as a heatmap. */
+sim_status res_plot_heatmap(const char *db_path, int64_t run_id, const char *out_path,
+                            sim_err *err);
+
+/* A metric of the metrics table against the value of a scenario key (read from each run's
+ * resolved keys), one line per value of by_key (NULL: a single line). Numeric x values are
+ * placed on a numeric axis, others in order of first appearance. */
+sim_status res_plot_sweep(const char *db_path, const char *metric, const char *x_key,
+                          const char *by_key, const char *out_path, sim_err *err);
 
 /* Writes the plot-specific part of a gnuplot script: data files go under tmp_dir (a
  * private directory removed afterwards, with everything in it), commands go to script.

@@ -183,6 +183,39 @@ static void test_check_exit_codes(void **state)
     assert_int_equal(run("check b.db e.db"), 2);
 }
 
+static int is_png(const char *name)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "rb");
+    unsigned char sig[8] = {0};
+    size_t n = f ? fread(sig, 1, 8, f) : 0;
+    if (f)
+        fclose(f);
+    return n == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
+/* Every plot kind draws a PNG from a small database; bad arguments give status 2. */
+static void test_plot_kinds(void **state)
+{
+    (void)state;
+    assert_int_equal(run("sweep tiny.ini --set routing.capacity_factor=0,1.0 --set model.layers=1,2 "
+                         "--db pk.db --quiet"), 0);
+    assert_int_equal(run("plot pk.db -o b.png"), 0);
+    assert_true(is_png("b.png"));
+    assert_int_equal(run("plot pk.db --kind load --layer 0 -o l.png"), 0);
+    assert_true(is_png("l.png"));
+    assert_int_equal(run("plot pk.db --kind heatmap --run 4 -o h.svg"), 0);
+    assert_int_equal(run("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
+                         "-o s.png"), 0);
+    assert_true(is_png("s.png"));
+    assert_int_equal(run("plot pk.db --kind load --layer 7 -o x.png"), 2);
+    assert_non_null(strstr(err_buf, "--layer: expected 0 to"));
+    assert_int_equal(run("plot pk.db --kind pie -o x.png"), 2);
+    assert_int_equal(run("plot pk.db --kind sweep -o x.png"), 2);
+    assert_int_equal(run("plot pk.db --kind sweep --x model.nope -o x.png"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_sweep_killed_and_rerun),
         cmocka_unit_test(test_shard_and_merge),
         cmocka_unit_test(test_check_exit_codes),
+        cmocka_unit_test(test_plot_kinds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

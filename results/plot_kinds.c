@@ -1,0 +1,400 @@
+/* results/plot_kinds.c: the plot kinds beyond the breakdown: expert load of one layer,
+ * the layer x expert load heatmap, and a metric against a swept scenario key. Each reads
+ * the database read-only, writes its data to the private temporary directory that
+ * res_plot_render provides, and emits the gnuplot commands. */
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "results/db.h"
+#include "results/plot.h"
+#include "sim/alloc.h"
+
+typedef struct kind_ctx {
+    sqlite3 *h;
+    const char *db_path;
+    int64_t run_id;
+    char run_name[128];
+    int layer, n_layers, n_experts;
+    const char *metric, *x_key, *by_key;
+} kind_ctx;
+
+static sim_status open_data(const char *tmp_dir, const char *name, char *path, size_t n,
+                            FILE **f, sim_err *err)
+{
+    snprintf(path, n, "%s/%s", tmp_dir, name);
+    *f = fopen(path, "w");
+    if (!*f)
+        return sim_err_set(err, SIM_EIO, "%s: cannot create: %s", path, strerror(errno));
+    return SIM_OK;
+}
+
+static sim_status close_data(FILE *f, const char *path, sim_err *err)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return sim_err_set(err, SIM_EIO, "%s: cannot write", path);
+    return SIM_OK;
+}
+
+/* Picks the run (latest when run_id is 0) and reads its shape. */
+static sim_status pick_run(kind_ctx *k, sim_err *err)
+{
+    sqlite3_stmt *st;
+    const char *sql = k->run_id ? "SELECT id, name, n_layers, n_experts FROM runs WHERE id = ?1"
+                                : "SELECT id, name, n_layers, n_experts FROM runs "
+                                  "ORDER BY id DESC LIMIT 1";
+    if (sqlite3_prepare_v2(k->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
+    if (k->run_id)
+        sqlite3_bind_int64(st, 1, k->run_id);
+    sim_status s = SIM_OK;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        k->run_id = sqlite3_column_int64(st, 0);
+        snprintf(k->run_name, sizeof k->run_name, "%s", sqlite3_column_text(st, 1));
+        k->n_layers = sqlite3_column_int(st, 2);
+        k->n_experts = sqlite3_column_int(st, 3);
+    } else if (k->run_id) {
+        s = sim_err_set(err, SIM_EINPUT, "%s: no run %lld", k->db_path, (long long)k->run_id);
+    } else {
+        s = sim_err_set(err, SIM_EINPUT, "%s: no runs in DB", k->db_path);
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+static double run_metric(kind_ctx *k, const char *name)
+{
+    sqlite3_stmt *st;
+    double v = 0;
+    if (sqlite3_prepare_v2(k->h, "SELECT value FROM metrics WHERE run_id = ?1 AND name = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, k->run_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* ---- load: tokens per expert in one layer ------------------------------------------- */
+
+static sim_status load_body(void *ctx, const char *tmp_dir, FILE *script, sim_err *err)
+{
+    kind_ctx *k = ctx;
+    char path[512];
+    FILE *f;
+    sim_status s = open_data(tmp_dir, "load.dat", path, sizeof path, &f, err);
+    if (s != SIM_OK)
+        return s;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(k->h,
+                           "SELECT expert, avg(tokens), avg(coalesce(dropped, 0)) FROM expert_load "
+                           "WHERE run_id = ?1 AND layer = ?2 GROUP BY expert ORDER BY expert",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fclose(f);
+        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
+    }
+    sqlite3_bind_int64(st, 1, k->run_id);
+    sqlite3_bind_int(st, 2, k->layer);
+    int rows = 0;
+    double total = 0;
+    fputs("# expert\tkept tokens\tdropped tokens (mean over steps)\n", f);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        double kept = sqlite3_column_double(st, 1), drop = sqlite3_column_double(st, 2);
+        fprintf(f, "%d\t%.10g\t%.10g\n", sqlite3_column_int(st, 0), kept, drop);
+        total += kept + drop;
+        rows++;
+    }
+    sqlite3_finalize(st);
+    s = close_data(f, path, err);
+    if (s != SIM_OK)
+        return s;
+    if (rows == 0)
+        return sim_err_set(err, SIM_EINPUT, "%s: run %lld has no expert loads for layer %d",
+                           k->db_path, (long long)k->run_id, k->layer);
+    double cap = run_metric(k, "expert_capacity"), mean = total / rows;
+    fprintf(script, "set title ");
+    char title[256];
+    snprintf(title, sizeof title, "Expert load, layer %d, run %lld (%s)", k->layer,
+             (long long)k->run_id, k->run_name);
+    res_gnuplot_quote(script, title);
+    fputs("\nset xlabel 'expert'\nset ylabel 'token assignments per step'\n"
+          "set style data histograms\nset style histogram rowstacked\n"
+          "set style fill solid 0.9 border rgb '#404040'\nset boxwidth 0.8 relative\n"
+          "set key outside right top vertical Left reverse\n"
+          "set grid ytics lc rgb '#d0d0d0'\nset border 3\nset ytics nomirror\n"
+          "set xtics nomirror scale 0\nset yrange [0:*]\n",
+          script);
+    if (rows > 32)
+        fprintf(script, "set xtics %d\n", rows / 16);
+    fprintf(script, "mean = %.10g\ncap = %.10g\n", mean, cap);
+    fputs("plot ", script);
+    res_gnuplot_quote(script, path);
+    fputs(" using 2:xtic(1) title 'kept' lc rgb '#4E79A7', '' using 3 title 'dropped' "
+          "lc rgb '#E15759', mean with lines dt 2 lw 2 lc rgb '#404040' title 'mean'",
+          script);
+    if (cap > 0)
+        fputs(", cap with lines lw 2 lc rgb '#F28E2B' title 'capacity'", script);
+    fputc('\n', script);
+    return SIM_OK;
+}
+
+/* ---- heatmap: layer x expert ------------------------------------------------------- */
+
+static sim_status heatmap_body(void *ctx, const char *tmp_dir, FILE *script, sim_err *err)
+{
+    kind_ctx *k = ctx;
+    char path[512];
+    FILE *f;
+    sim_status s = open_data(tmp_dir, "heat.dat", path, sizeof path, &f, err);
+    if (s != SIM_OK)
+        return s;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(k->h,
+                           "SELECT layer, expert, avg(tokens + coalesce(dropped, 0)) "
+                           "FROM expert_load WHERE run_id = ?1 GROUP BY layer, expert "
+                           "ORDER BY layer, expert",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fclose(f);
+        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
+    }
+    sqlite3_bind_int64(st, 1, k->run_id);
+    int rows = 0, last_layer = -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int layer = sqlite3_column_int(st, 0);
+        if (last_layer >= 0 && layer != last_layer)
+            fputc('\n', f);                /* gnuplot: blank line between scan lines */
+        last_layer = layer;
+        fprintf(f, "%d\t%d\t%.10g\n", sqlite3_column_int(st, 1), layer,
+                sqlite3_column_double(st, 2));
+        rows++;
+    }
+    sqlite3_finalize(st);
+    s = close_data(f, path, err);
+    if (s != SIM_OK)
+        return s;
+    if (rows == 0)
+        return sim_err_set(err, SIM_EINPUT, "%s: run %lld has no expert loads", k->db_path,
+                           (long long)k->run_id);
+    char title[256];
+    snprintf(title, sizeof title, "Routed load per expert and layer, run %lld (%s)",
+             (long long)k->run_id, k->run_name);
+    fputs("set title ", script);
+    res_gnuplot_quote(script, title);
+    fprintf(script,
+            "\nset xlabel 'expert'\nset ylabel 'layer'\n"
+            "set cblabel 'token assignments per step (routed, incl. dropped)'\n"
+            "set palette defined (0 '#ffffff', 1 '#4E79A7', 2 '#E15759')\n"
+            "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\nset cbrange [*:*]\n"
+            "set tics out nomirror\nunset key\nplot ",
+            k->n_experts - 1, k->n_layers - 1);
+    res_gnuplot_quote(script, path);
+    fputs(" using 1:2:3 with image\n", script);
+    return SIM_OK;
+}
+
+/* ---- sweep: a metric against a swept key ------------------------------------------- */
+
+typedef struct find_key {
+    const char *section, *key;
+    char value[128];
+    int found;
+} find_key;
+
+static int ini_find(void *user, const char *section, const char *name, const char *value)
+{
+    find_key *f = user;
+    if (strcmp(section, f->section) == 0 && strcmp(name, f->key) == 0) {
+        snprintf(f->value, sizeof f->value, "%s", value);
+        f->found = 1;
+    }
+    return 1;
+}
+
+/* The value of "section.key" in a run's resolved INI text; 0 if absent. */
+static int resolved_value(const char *resolved, const char *dotted, char *out, size_t n)
+{
+    char sec[64];
+    const char *dot = strchr(dotted, '.');
+    if (!dot || (size_t)(dot - dotted) >= sizeof sec)
+        return 0;
+    memcpy(sec, dotted, (size_t)(dot - dotted));
+    sec[dot - dotted] = '\0';
+    find_key f = {.section = sec, .key = dot + 1};
+    ini_parse_string(resolved, ini_find, &f);
+    if (f.found)
+        snprintf(out, n, "%s", f.value);
+    return f.found;
+}
+
+typedef struct sweep_pt {
+    char x[128], by[128];
+    double xv, y;
+} sweep_pt;
+
+static int cmp_pt(const void *a, const void *b)
+{
+    const sweep_pt *p = a, *q = b;
+    int c = strcmp(p->by, q->by);
+    if (c)
+        return c;
+    return (p->xv > q->xv) - (p->xv < q->xv);
+}
+
+static sim_status sweep_body(void *ctx, const char *tmp_dir, FILE *script, sim_err *err)
+{
+    kind_ctx *k = ctx;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(k->h,
+                           "SELECT r.resolved, m.value FROM runs r JOIN metrics m "
+                           "ON m.run_id = r.id AND m.name = ?1 ORDER BY r.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
+    sqlite3_bind_text(st, 1, k->metric, -1, SQLITE_STATIC);
+    size_t n = 0, cap = 0;
+    sweep_pt *pts = NULL;
+    int numeric_x = 1;
+    sim_status s = SIM_OK;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        sweep_pt p = {.y = sqlite3_column_double(st, 1)};
+        if (!resolved_value(res, k->x_key, p.x, sizeof p.x))
+            continue;
+        if (k->by_key && !resolved_value(res, k->by_key, p.by, sizeof p.by))
+            continue;
+        char *end;
+        p.xv = strtod(p.x, &end);
+        if (*end || end == p.x)
+            numeric_x = 0;
+        if (sim_grow((void **)&pts, &cap, n + 1, sizeof *pts)) {
+            s = sim_err_set(err, SIM_ENOMEM, "out of memory");
+            break;
+        }
+        pts[n++] = p;
+    }
+    sqlite3_finalize(st);
+    if (s == SIM_OK && n == 0)
+        s = sim_err_set(err, SIM_EINPUT, "%s: no run has both metric %s and key %s%s%s",
+                        k->db_path, k->metric, k->x_key, k->by_key ? " and " : "",
+                        k->by_key ? k->by_key : "");
+    if (s != SIM_OK) {
+        sim_free(pts);
+        return s;
+    }
+    if (!numeric_x)                     /* categorical x: order of first appearance */
+        for (size_t i = 0; i < n; i++) {
+            pts[i].xv = (double)i;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(pts[j].x, pts[i].x) == 0) {
+                    pts[i].xv = pts[j].xv;
+                    break;
+                }
+        }
+    qsort(pts, n, sizeof *pts, cmp_pt);
+    char path[512];
+    FILE *f;
+    s = open_data(tmp_dir, "sweep.dat", path, sizeof path, &f, err);
+    if (s != SIM_OK) {
+        sim_free(pts);
+        return s;
+    }
+    int n_lines = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(pts[i].by, pts[i - 1].by) != 0) {
+            if (i)
+                fputs("\n\n", f);          /* a new gnuplot data block per line */
+            n_lines++;
+        }
+        fprintf(f, "%.10g\t%.10g\t%s\n", pts[i].xv, pts[i].y, pts[i].x);
+    }
+    s = close_data(f, path, err);
+    if (s == SIM_OK) {
+        char title[300];
+        snprintf(title, sizeof title, "%s vs %s%s%s", k->metric, k->x_key,
+                 k->by_key ? ", by " : "", k->by_key ? k->by_key : "");
+        fputs("set title ", script);
+        res_gnuplot_quote(script, title);
+        fputs("\nset xlabel ", script);
+        res_gnuplot_quote(script, k->x_key);
+        fputs("\nset ylabel ", script);
+        char ylabel[160];
+        snprintf(ylabel, sizeof ylabel, "%s%s", k->metric,
+                 strlen(k->metric) > 2 && !strcmp(k->metric + strlen(k->metric) - 2, "_s")
+                     ? " (seconds)" : "");
+        res_gnuplot_quote(script, ylabel);
+        fputs("\nset grid lc rgb '#d0d0d0'\nset border 3\nset tics nomirror\n"
+              "set key outside right top vertical Left reverse\nset yrange [0:*]\n",
+              script);
+        if (!numeric_x)
+            fputs("set xtics ()\nset offsets 0.3, 0.3, 0, 0\n", script);
+        fputs("plot ", script);
+        size_t first = 0;
+        for (int l = 0; l < n_lines; l++) {
+            size_t end = first;
+            while (end < n && strcmp(pts[end].by, pts[first].by) == 0)
+                end++;
+            if (l)
+                fputs(", ", script);
+            res_gnuplot_quote(script, path);
+            fprintf(script, " index %d using 1:2%s with linespoints pt 7 lw 2 title ", l,
+                    numeric_x ? "" : ":xtic(3)");
+            char t[300];
+            snprintf(t, sizeof t, "%s = %s", k->by_key ? k->by_key : k->metric,
+                     k->by_key ? pts[first].by : "");
+            res_gnuplot_quote(script, k->by_key ? t : k->metric);
+            first = end;
+        }
+        fputc('\n', script);
+    }
+    sim_free(pts);
+    return s;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+static sim_status with_db(const char *db_path, const char *out_path, kind_ctx *k, int need_run,
+                          res_plot_body_fn *body, sim_err *err)
+{
+    res_db *db = NULL;
+    sim_status s = res_db_open_readonly(db_path, &db, err);
+    if (s != SIM_OK)
+        return s;
+    k->h = res_db_handle(db);
+    k->db_path = db_path;
+    if (need_run)
+        s = pick_run(k, err);
+    if (s == SIM_OK && need_run == 2 && (k->layer < 0 || k->layer >= k->n_layers))
+        s = sim_err_set(err, SIM_EINPUT, "--layer: expected 0 to %d for run %lld (got %d)",
+                        k->n_layers - 1, (long long)k->run_id, k->layer);
+    if (s == SIM_OK)
+        s = res_plot_render(out_path, body, k, err);
+    res_db_close(db);
+    return s;
+}
+
+sim_status res_plot_load(const char *db_path, int64_t run_id, int layer, const char *out_path,
+                         sim_err *err)
+{
+    kind_ctx k = {.run_id = run_id, .layer = layer};
+    return with_db(db_path, out_path, &k, 2, load_body, err);
+}
+
+sim_status res_plot_heatmap(const char *db_path, int64_t run_id, const char *out_path,
+                            sim_err *err)
+{
+    kind_ctx k = {.run_id = run_id};
+    return with_db(db_path, out_path, &k, 1, heatmap_body, err);
+}
+
+sim_status res_plot_sweep(const char *db_path, const char *metric, const char *x_key,
+                          const char *by_key, const char *out_path, sim_err *err)
+{
+    kind_ctx k = {.metric = metric, .x_key = x_key, .by_key = by_key};
+    return with_db(db_path, out_path, &k, 0, sweep_body, err);
+}
