@@ -1,6 +1,7 @@
 # moesim: one Makefile. `make` builds ./moesim; `make run` simulates the default scenario;
 # `make test` runs the cmocka suites twice (plain, then ASan+UBSan); `make bench` measures.
 CC      ?= cc
+SHELL   := /bin/bash
 PKGS    := gsl sqlite3 cmocka inih libcjson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -27,7 +28,7 @@ BENCHES  := $(BENCH_SRC:tests/%.c=$(B)/rel/tests/%)
 # keep test objects between runs
 .SECONDARY:
 
-.PHONY: all deps run test test-rel test-san bench validate clean
+.PHONY: all deps fuzz-deps run test test-rel test-san bench fuzz validate clean
 all: moesim
 
 deps:
@@ -85,6 +86,32 @@ test-san: $(B)/san/moesim $(SAN_TESTS)
 bench: deps moesim $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 	@tests/bench_run.sh ./moesim
+
+# Fuzzing (libFuzzer, clang): `make fuzz` runs each target FUZZ_SECONDS (default 60) with
+# ASan + UBSan on its corpus under tests/fuzz/; new interesting inputs are added to the
+# working corpus build/fuzz/corpus_*, seeded from tests/fuzz/corpus_*; crashes are written
+# as tests/fuzz/crash-* (make each one a regression test).
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
+FUZZ_TARGETS := $(B)/fuzz/fuzz_scenario $(B)/fuzz/fuzz_csv
+FUZZ_LIB_SRC := $(filter sim/% models/%,$(LIB_SRC))
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="clang libclang-rt-14-dev $(DEB_PKGS)"
+
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -I. $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: fuzz-deps $(FUZZ_TARGETS)
+	@for t in scenario csv; do \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; mkdir -p $(B)/fuzz/corpus_$$t; \
+	  $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    -artifact_prefix=tests/fuzz/crash-$$t- $(B)/fuzz/corpus_$$t tests/fuzz/corpus_$$t 2>&1 | \
+	    grep -E '^(#|INFO: -max|stat::number_of_executed_units|==|SUMMARY|Done)' | tail -n 4; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
+	done
 
 clean:
 	rm -rf $(B) moesim
