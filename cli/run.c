@@ -418,6 +418,13 @@ int cli_run(int argc, char **argv)
     st = prepare_db_path(o.db, o.db == db_buf, &err);
     if (st != SIM_OK)
         goto out;
+    {   /* fail now, not after the simulation, if the database cannot take the run */
+        res_db *probe = NULL;
+        st = res_db_open(o.db, &probe, &err);
+        res_db_close(probe);
+        if (st != SIM_OK)
+            goto out;
+    }
     if (o.skip_existing) {
         int64_t found = 0;
         st = find_existing(o.db, name, &c, &found, &err);

@@ -155,9 +155,17 @@ static int set_wal(sqlite3 *c)
     return rc;
 }
 
+/* The message names the database, what failed, SQLite's reason and, for I/O failures, the
+ * system's (e.g. "No space left on device"). */
 static sim_status fail_sqlite(res_db *db, int rc, const char *what, sim_err *err)
 {
-    return sim_err_set(err, status_of(rc), "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
+    int sys = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL ||
+                      (rc & 0xff) == SQLITE_CANTOPEN
+                  ? sqlite3_system_errno(db->conn)
+                  : 0;
+    return sim_err_set(err, status_of(rc), "%s: %s: %s%s%s%s", db->path, what,
+                       sqlite3_errmsg(db->conn), sys ? " (" : "", sys ? strerror(sys) : "",
+                       sys ? ")" : "");
 }
 
 static void rollback(sqlite3 *c)
@@ -302,6 +310,10 @@ static sim_status db_open(const char *path, int writable, res_db **out, sim_err 
     sqlite3_extended_result_codes(db->conn, 1);
     sqlite3_busy_timeout(db->conn, RES_BUSY_TIMEOUT_MS);
 
+    if (writable && sqlite3_db_readonly(db->conn, "main") == 1) {
+        s = sim_err_set(err, SIM_EIO, "%s: cannot write: the database is read-only", path);
+        goto fail_close;
+    }
     s = prepare_schema(db, writable, err);
     if (s != SIM_OK)
         goto fail_close;
