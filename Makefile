@@ -113,6 +113,14 @@ fuzz: fuzz-deps $(FUZZ_TARGETS)
 	  [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
 	done
 
+# Validation against closed forms and published measurements (docs/VALIDATION.md).
+validate: deps moesim $(B)/rel/validate
+	@$(B)/rel/validate
+
+$(B)/rel/validate: tests/validate.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
 clean:
 	rm -rf $(B) moesim
 
