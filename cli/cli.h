@@ -8,9 +8,24 @@
 
 #include <stddef.h>
 
+#include "models/scenario.h"
 #include "sim/err.h"
 
 int cli_run(int argc, char **argv);
+int cli_model(int argc, char **argv);
+
+/* Scenario loading for every command (cli/scenario_load.c): defaults, then the preset that
+ * model.preset names (scenarios/presets/models/NAME.ini; the directory can be moved with the
+ * MOESIM_PRESETS environment variable), then the file's keys, then the --set overrides, then
+ * scn_resolve. Errors name FILE:LINE (or the preset's FILE:LINE, or --set). On success *c is
+ * filled and, if text_out is not NULL, *text_out holds the file's text (sim_free it). */
+sim_status cli_load_scenario(const char *path, const char *const *sets, size_t n_sets,
+                             scn_config *c, char **text_out, sim_err *err);
+/* The same from text in memory, named `name` in messages. */
+sim_status cli_load_scenario_text(const char *name, const char *text, const char *const *sets,
+                                  size_t n_sets, scn_config *c, sim_err *err);
+/* Path of preset NAME's file in buf; 0 if it exists, -1 if not (or NAME is not a plain name). */
+int cli_preset_path(const char *name, char *buf, size_t n);
 int cli_plot(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 

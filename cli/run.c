@@ -363,22 +363,7 @@ int cli_run(int argc, char **argv)
     time_t started = time(NULL);
     double t0 = cli_now_s();
 
-    int where[64];
-    const sim_cfg_key *bad = NULL;
-    assert(scn_n_keys <= sizeof where / sizeof where[0]);
-    sim_status st = sim_cfg_load_file_where(scn_keys, scn_n_keys, &c, o.file, o.sets, o.n_sets,
-                                            &text, where, &err);
-    if (st == SIM_OK && (st = scn_resolve(&c, &bad, &err)) != SIM_OK) {
-        /* name where the key at fault was set: its line, --set, or the file (default) */
-        int line = bad ? where[bad - scn_keys] : 0;
-        char msg[sizeof err.msg], at[300];
-        memcpy(msg, err.msg, sizeof msg);
-        if (line > 0)
-            snprintf(at, sizeof at, "%.250s:%d", o.file, line);
-        else
-            snprintf(at, sizeof at, "%.250s", line < 0 ? "--set" : o.file);
-        sim_err_set(&err, st, "%s: %.700s", at, msg);
-    }
+    sim_status st = cli_load_scenario(o.file, o.sets, o.n_sets, &c, &text, &err);
     if (st != SIM_OK)
         goto out;
     scenario_name(o.file, name, sizeof name);
