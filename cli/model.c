@@ -81,6 +81,11 @@ static void print_text(const char *src, const scn_config *c, const arch_params *
            "(causal: mean context seq_len/2)\n",
            (long long)a.qk_head, (long long)a.v_head);
     printf("weights    %.2f GB bf16, %.2f GB fp8\n", p->total * 2e-9, p->total * 1e-9);
+    cli_memory_print(c, m);
+}
+
+void cli_memory_print(const scn_config *c, const mem_footprint *m)
+{
     printf("memory     per GPU on %d x %s, EP %d, DP %d, ZeRO %d, recompute %s, %s:\n",
            scn_world(c), c->cluster.gpu, c->parallel.ep, m->dp, c->training.zero_stage,
            c->training.recompute, c->training.precision);
@@ -90,6 +95,20 @@ static void print_text(const char *src, const scn_config *c, const arch_params *
            m->capacity_bytes * 1e-9, m->fits ? "fits" : "DOES NOT FIT");
     if (!m->fits)
         printf("           %s\n", m->message);
+}
+
+void cli_memory_json(cJSON *parent, const mem_footprint *m)
+{
+    cJSON *mem = cJSON_AddObjectToObject(parent, "memory");
+    if (!mem)
+        return;
+    cJSON *parts = cJSON_AddObjectToObject(mem, "bytes");
+    for (int i = 0; i < MEM_N_PARTS && parts; i++)
+        cJSON_AddNumberToObject(parts, mem_part_names[i], m->part_bytes[i]);
+    cJSON_AddNumberToObject(mem, "total_bytes", m->total_bytes);
+    cJSON_AddNumberToObject(mem, "capacity_bytes", m->capacity_bytes);
+    cJSON_AddBoolToObject(mem, "fits", m->fits);
+    cJSON_AddStringToObject(mem, "message", m->message);
 }
 
 static int print_json(const scn_config *c, const arch_params *p, const arch_flops *f,
@@ -118,15 +137,7 @@ static int print_json(const scn_config *c, const arch_params *p, const arch_flop
     cJSON_AddNumberToObject(o, "flops_per_token_train", f->train);
     cJSON_AddNumberToObject(o, "weight_bytes_bf16", p->total * 2.0);
     cJSON_AddNumberToObject(o, "weight_bytes_fp8", p->total);
-    cJSON *mem = cJSON_AddObjectToObject(o, "memory");
-    if (mem) {
-        for (int i = 0; i < MEM_N_PARTS; i++)
-            cJSON_AddNumberToObject(mem, mem_part_names[i], m->part_bytes[i]);
-        cJSON_AddNumberToObject(mem, "total", m->total_bytes);
-        cJSON_AddNumberToObject(mem, "capacity", m->capacity_bytes);
-        cJSON_AddBoolToObject(mem, "fits", m->fits);
-        cJSON_AddStringToObject(mem, "message", m->message);
-    }
+    cli_memory_json(o, m);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     if (!txt)
