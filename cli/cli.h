@@ -8,9 +8,35 @@
 
 #include <stddef.h>
 
+#include "models/gemm.h"
+#include "models/memory.h"
+#include "models/scenario.h"
 #include "sim/err.h"
 
 int cli_run(int argc, char **argv);
+int cli_model(int argc, char **argv);
+
+/* Scenario loading for every command (cli/scenario_load.c): defaults, then the preset that
+ * model.preset names (scenarios/presets/models/NAME.ini; the directory can be moved with the
+ * MOESIM_PRESETS environment variable), then the file's keys, then the --set overrides, then
+ * scn_resolve. Errors name FILE:LINE (or the preset's FILE:LINE, or --set). On success *c is
+ * filled and, if text_out is not NULL, *text_out holds the file's text (sim_free it). */
+sim_status cli_load_scenario(const char *path, const char *const *sets, size_t n_sets,
+                             scn_config *c, char **text_out, sim_err *err);
+/* The same from text in memory, named `name` in messages. */
+sim_status cli_load_scenario_text(const char *name, const char *text, const char *const *sets,
+                                  size_t n_sets, scn_config *c, sim_err *err);
+/* Reads a GEMM calibration CSV (cli/calib.c) into out (out->pts: sim_free it); errors name
+ * the file, line and column. */
+sim_status cli_load_gemm_calib(const char *path, gemm_calib *out, sim_err *err);
+/* The memory footprint as one summary line ("memory ...") and as a JSON object, for the
+ * commands that report it (cli/model.c). */
+void cli_memory_print(const scn_config *c, const mem_footprint *m);
+struct cJSON;
+void cli_memory_json(struct cJSON *parent, const mem_footprint *m);
+
+/* Path of preset NAME's file in buf; 0 if it exists, -1 if not (or NAME is not a plain name). */
+int cli_preset_path(const char *name, char *buf, size_t n);
 int cli_plot(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_sweep(int argc, char **argv);

@@ -22,6 +22,8 @@ static const char usage[] =
     "                     combine databases (sweep shards) without duplicates\n"
     "  check BASELINE.db CANDIDATE.db [--metric NAME] [--tolerance 2%]\n"
     "                     compare runs pairwise; exit 1 if any regressed beyond tolerance\n"
+    "  model PRESET|FILE [--set section.key=value]... [--json]\n"
+    "                     parameters, FLOPs per token and memory footprint of a model\n"
     "\n"
     "  moesim COMMAND --help   help on one command\n"
     "  moesim --version        print the version\n"
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
         return cli_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "model") == 0)
+        return cli_model(argc - 1, argv + 1);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

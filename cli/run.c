@@ -152,7 +152,8 @@ static void totals_fini(run_totals *t)
     sim_free(t->expert_dropped);
 }
 
-static sim_status simulate(const scn_config *c, const run_opts *o, run_totals *t, sim_err *err)
+static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_calib *calib,
+                           run_totals *t, sim_err *err)
 {
     const route_model *rm = route_model_find(c->routing.model);
     int L = c->model.layers, E = c->model.experts, n = scn_world(c);
@@ -190,7 +191,7 @@ static sim_status simulate(const scn_config *c, const run_opts *o, run_totals *t
                     t->expert_tokens[j] += r.counts[i];
                     t->expert_dropped[j] += r.dropped[i];
                 }
-        st = step_simulate(c, &r, &t->steps[s], err);
+        st = step_simulate_calibrated(c, &r, calib, &t->steps[s], err);
         route_result_fini(&r);
         if (st != SIM_OK)
             break;
@@ -337,6 +338,9 @@ static void print_summary(const char *file, const scn_config *c, const run_total
            "load max/mean %.3f\n",
            c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped / s->assignments,
            s->max_mean_load);
+    mem_footprint m;
+    mem_footprint_of(c, NULL, &m);
+    cli_memory_print(c, &m);
     printf("engine     %llu events in %.3f s wall\n", (unsigned long long)s->events, t->wall_s);
     printf("results    %s (run %lld)\n", db_path, (long long)run_id);
 }
@@ -364,6 +368,9 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
     cJSON *arr = cJSON_AddArrayToObject(o, "step_times_s");
     for (int i = 0; i < t->n_steps && arr; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateNumber(sim_time_to_s(t->steps[i].step_time)));
+    mem_footprint m;
+    mem_footprint_of(c, NULL, &m);
+    cli_memory_json(o, &m);
     cJSON_AddStringToObject(o, "db", db_path);
     cJSON_AddNumberToObject(o, "run_id", (double)run_id);
     char *txt = cJSON_Print(o);
@@ -389,25 +396,11 @@ int cli_run(int argc, char **argv)
     run_totals t = {0};
     summary s;
     int64_t run_id = 0;
+    gemm_calib calib = {NULL, 0};
     time_t started = time(NULL);
     double t0 = cli_now_s();
 
-    int where[64];
-    const sim_cfg_key *bad = NULL;
-    assert(scn_n_keys <= sizeof where / sizeof where[0]);
-    sim_status st = sim_cfg_load_file_where(scn_keys, scn_n_keys, &c, o.file, o.sets, o.n_sets,
-                                            &text, where, &err);
-    if (st == SIM_OK && (st = scn_resolve(&c, &bad, &err)) != SIM_OK) {
-        /* name where the key at fault was set: its line, --set, or the file (default) */
-        int line = bad ? where[bad - scn_keys] : 0;
-        char msg[sizeof err.msg], at[300];
-        memcpy(msg, err.msg, sizeof msg);
-        if (line > 0)
-            snprintf(at, sizeof at, "%.250s:%d", o.file, line);
-        else
-            snprintf(at, sizeof at, "%.250s", line < 0 ? "--set" : o.file);
-        sim_err_set(&err, st, "%s: %.700s", at, msg);
-    }
+    sim_status st = cli_load_scenario(o.file, o.sets, o.n_sets, &c, &text, &err);
     if (st != SIM_OK)
         goto out;
     scenario_name(o.file, name, sizeof name);
@@ -440,7 +433,10 @@ int cli_run(int argc, char **argv)
             goto out;
         }
     }
-    st = simulate(&c, &o, &t, &err);
+    if (c.gemm.calibration[0] &&
+        (st = cli_load_gemm_calib(c.gemm.calibration, &calib, &err)) != SIM_OK)
+        goto out;
+    st = simulate(&c, &o, calib.n ? &calib : NULL, &t, &err);
     if (st != SIM_OK)
         goto out;
     t.wall_s = cli_now_s() - t0;
@@ -456,6 +452,7 @@ out:
     if (st != SIM_OK)
         rc = cli_fail(&err);
     totals_fini(&t);
+    sim_free(calib.pts);
     sim_free(text);
     sim_free(o.sets);
     return rc;

@@ -68,6 +68,43 @@ const sim_cfg_key scn_keys[] = {
      "key/value heads (grouped-query attention)"},
     {"model", "swiglu", SIM_CFG_BOOL, OFF(model.swiglu), 0, 0, 1, 0, "true", NULL, "",
      "gated (SwiGLU, 3 matrices) experts; false: plain 2-matrix MLP"},
+    /* architecture keys (issue 4): docs/MODEL.md "Architectures" */
+    {"model", "preset", SIM_CFG_STRING, OFF(model.preset), SZ(model.preset), 0, 0, 0, "", NULL,
+     "", "model preset: scenarios/presets/models/NAME.ini, loaded before this file's keys"},
+    {"model", "name", SIM_CFG_STRING, OFF(model.name), SZ(model.name), 0, 0, 0, "", NULL, "",
+     "display name of the model"},
+    {"model", "attention", SIM_CFG_ENUM, OFF(model.attention), SZ(model.attention), 0, 0, 0,
+     "gqa", "gqa|mla", "", "attention: grouped-query (gqa) or multi-head latent (mla)"},
+    {"model", "head_dim", SIM_CFG_INT, OFF(model.head_dim), 0, 1, 1 << 16, SIM_CFG_OPTIONAL,
+     NULL, NULL, "", "per-head dimension (gqa; default hidden / heads)"},
+    {"model", "q_lora_rank", SIM_CFG_INT, OFF(model.q_lora_rank), 0, 0, 1 << 20, 0, "0", NULL,
+     "", "mla: query compression rank (0 = uncompressed queries)"},
+    {"model", "kv_lora_rank", SIM_CFG_INT, OFF(model.kv_lora_rank), 0, 0, 1 << 20, 0, "0", NULL,
+     "", "mla: key/value compression rank"},
+    {"model", "qk_nope_dim", SIM_CFG_INT, OFF(model.qk_nope_dim), 0, 0, 1 << 16, 0, "0", NULL,
+     "", "mla: per-head query/key dimension without rotary embedding"},
+    {"model", "qk_rope_dim", SIM_CFG_INT, OFF(model.qk_rope_dim), 0, 0, 1 << 16, 0, "0", NULL,
+     "", "mla: per-head rotary query/key dimension"},
+    {"model", "v_head_dim", SIM_CFG_INT, OFF(model.v_head_dim), 0, 0, 1 << 16, 0, "0", NULL, "",
+     "mla: per-head value dimension"},
+    {"model", "qk_norm", SIM_CFG_BOOL, OFF(model.qk_norm), 0, 0, 1, 0, "false", NULL, "",
+     "RMSNorm on each head's query and key"},
+    {"model", "attn_bias", SIM_CFG_BOOL, OFF(model.attn_bias), 0, 0, 1, 0, "false", NULL, "",
+     "biases on the query, key, value and output projections"},
+    {"model", "expert_bias", SIM_CFG_BOOL, OFF(model.expert_bias), 0, 0, 1, 0, "false", NULL, "",
+     "biases on the router and the expert matrices"},
+    {"model", "dense_layers", SIM_CFG_INT, OFF(model.dense_layers), 0, 0, 100000, 0, "0", NULL,
+     "", "leading layers with a dense FFN instead of experts (= layers: a dense model)"},
+    {"model", "ffn_dense", SIM_CFG_INT, OFF(model.ffn_dense), 0, 0, 1 << 22, 0, "0", NULL, "",
+     "intermediate size of the dense FFN (needed when dense_layers > 0)"},
+    {"model", "shared_experts", SIM_CFG_INT, OFF(model.shared_experts), 0, 0, 1 << 10, 0, "0",
+     NULL, "", "always-active (shared) experts per MoE layer"},
+    {"model", "ffn_shared", SIM_CFG_INT, OFF(model.ffn_shared), 0, 1, 1 << 22, SIM_CFG_OPTIONAL,
+     NULL, NULL, "", "intermediate size of one shared expert (default ffn_expert)"},
+    {"model", "vocab", SIM_CFG_INT, OFF(model.vocab), 0, 0, 1 << 24, 0, "0", NULL, "",
+     "vocabulary size; 0 = embedding and output layer not modelled"},
+    {"model", "tied_embeddings", SIM_CFG_BOOL, OFF(model.tied_embeddings), 0, 0, 1, 0, "false",
+     NULL, "", "the output layer reuses the embedding matrix"},
 
     {"parallel", "ep", SIM_CFG_INT, OFF(parallel.ep), 0, 1, 1 << 20, SIM_CFG_OPTIONAL, NULL,
      NULL, "GPUs", "expert-parallel degree (default: all GPUs)"},
@@ -76,6 +113,15 @@ const sim_cfg_key scn_keys[] = {
      NULL, "tokens", "sequence length"},
     {"training", "micro_batch", SIM_CFG_INT, OFF(training.micro_batch), 0, 1, 1 << 20, 0, "1",
      NULL, "sequences", "sequences per GPU per step"},
+    /* precision and memory keys (issue 4): docs/MODEL.md "Memory footprint" */
+    {"training", "precision", SIM_CFG_ENUM, OFF(training.precision), SZ(training.precision), 0,
+     0, 0, "bf16", "bf16|fp8", "", "GEMM precision (fp8: twice the tensor peak, 1-byte operands)"},
+    {"training", "zero_stage", SIM_CFG_INT, OFF(training.zero_stage), 0, 0, 3, 0, "0", NULL, "",
+     "ZeRO stage: 1 shards optimizer state, 2 also gradients, 3 also weights"},
+    {"training", "recompute", SIM_CFG_ENUM, OFF(training.recompute), SZ(training.recompute), 0,
+     0, 0, "none", "none|selective|full", "", "activation recomputation"},
+    {"training", "reserve_GB", SIM_CFG_DOUBLE, OFF(training.reserve_GB), 0, 0, 1e6, 0, "4", NULL,
+     "GB", "memory per GPU held by the framework (CUDA context, NCCL, allocator)"},
 
     {"routing", "model", SIM_CFG_ENUM, OFF(routing.model), SZ(routing.model), 0, 0, 0,
      "uniform", "uniform", "", "routing model"},
@@ -84,6 +130,18 @@ const sim_cfg_key scn_keys[] = {
 
     {"network", "model", SIM_CFG_ENUM, OFF(network.model), SZ(network.model), 0, 0, 0,
      "analytic", "analytic", "", "how flows share links"},
+
+    /* GEMM cost model keys (issue 4): docs/MODEL.md "GEMM cost" */
+    {"gemm", "model", SIM_CFG_ENUM, OFF(gemm.model), SZ(gemm.model), 0, 0, 0, "tiled",
+     "tiled|roofline", "", "GEMM cost model (tiled: tile and wave quantization)"},
+    {"gemm", "grouped", SIM_CFG_BOOL, OFF(gemm.grouped), 0, 0, 1, 0, "true", NULL, "",
+     "a GPU's experts of one layer in one grouped launch; false: one launch per expert"},
+    {"gemm", "tile_m", SIM_CFG_INT, OFF(gemm.tile_m), 0, 16, 1024, 0, "128", NULL, "",
+     "rows of one output tile (tiled model)"},
+    {"gemm", "tile_n", SIM_CFG_INT, OFF(gemm.tile_n), 0, 16, 1024, 0, "128", NULL, "",
+     "columns of one output tile (tiled model)"},
+    {"gemm", "calibration", SIM_CFG_STRING, OFF(gemm.calibration), SZ(gemm.calibration), 0, 0,
+     0, "", NULL, "", "CSV of measured GEMM times (m,n,k,dtype,time_us) that overrides the model"},
 };
 const size_t scn_n_keys = sizeof scn_keys / sizeof scn_keys[0];
 
@@ -130,9 +188,42 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
     if (c->model.top_k > E)
         return fail(bad_key, err, "model.top_k", "expected at most model.experts = %d (got %d)",
                     E, c->model.top_k);
-    if (c->model.hidden % H != 0)
+    /* architecture rules (issue 4) */
+    int head_dim_given = c->model.head_dim > 0;
+    if (strcmp(c->model.attention, "mla") == 0) {
+        if (c->model.kv_lora_rank <= 0)
+            return fail(bad_key, err, "model.kv_lora_rank",
+                        "expected a rank > 0 with model.attention = mla (got %d)",
+                        c->model.kv_lora_rank);
+        if (c->model.qk_nope_dim + c->model.qk_rope_dim <= 0)
+            return fail(bad_key, err, "model.qk_nope_dim",
+                        "expected qk_nope_dim + qk_rope_dim > 0 with model.attention = mla");
+        if (c->model.v_head_dim <= 0)
+            return fail(bad_key, err, "model.v_head_dim",
+                        "expected a dimension > 0 with model.attention = mla (got %d)",
+                        c->model.v_head_dim);
+    }
+    if (c->model.dense_layers > c->model.layers)
+        return fail(bad_key, err, "model.dense_layers",
+                    "expected at most model.layers = %d (got %d)", c->model.layers,
+                    c->model.dense_layers);
+    if (c->model.dense_layers > 0 && c->model.ffn_dense <= 0)
+        return fail(bad_key, err, "model.ffn_dense",
+                    "expected a size > 0 with model.dense_layers = %d (got %d)",
+                    c->model.dense_layers, c->model.ffn_dense);
+    if (c->model.ffn_shared <= 0)
+        c->model.ffn_shared = c->model.ffn_expert;
+    if (strcmp(c->training.precision, "fp8") == 0 && !(gpu->fp8_tflops > 0))
+        return fail(bad_key, err, "training.precision",
+                    "expected bf16: %s has no fp8 tensor cores (got fp8)", gpu->name);
+    if (c->model.dense_layers == c->model.layers && c->parallel.ep < 0)
+        c->parallel.ep = 1;     /* a dense model: no experts to spread */
+    if (!head_dim_given && c->model.hidden % H != 0)
         return fail(bad_key, err, "model.heads",
                     "expected a divisor of model.hidden = %d (got %d)", c->model.hidden, H);
+    if (!head_dim_given)
+        c->model.head_dim = c->model.hidden / H;
+    /* end of architecture rules */
     if (c->model.kv_heads > H || H % c->model.kv_heads != 0)
         return fail(bad_key, err, "model.kv_heads",
                     "expected a divisor of model.heads = %d (got %d)", H, c->model.kv_heads);

@@ -42,6 +42,25 @@ typedef struct scn_config {
         int heads;
         int kv_heads;
         int swiglu;              /* 1: gated (3 matrices), 0: plain MLP (2) */
+        /* architecture (issue 4; models/arch.h counts and costs it) */
+        char preset[64];         /* "" or NAME: scenarios/presets/models/NAME.ini loaded first */
+        char name[64];           /* display name, "" = none */
+        char attention[8];       /* "gqa" (grouped-query) or "mla" (multi-head latent) */
+        int head_dim;            /* per-head dim (GQA); -1 = hidden / heads */
+        int q_lora_rank;         /* MLA: query compression rank, 0 = no compression */
+        int kv_lora_rank;        /* MLA: joint key/value compression rank */
+        int qk_nope_dim;         /* MLA: per-head query/key dim without rotary part */
+        int qk_rope_dim;         /* MLA: per-head rotary dim (one shared key part) */
+        int v_head_dim;          /* MLA: per-head value dim */
+        int qk_norm;             /* 1: RMSNorm on each head's query and key (Qwen3) */
+        int attn_bias;           /* 1: biases on the Q, K, V and output projections */
+        int expert_bias;         /* 1: biases on the router and expert matrices */
+        int dense_layers;        /* leading layers with a dense FFN instead of MoE */
+        int ffn_dense;           /* intermediate size of the dense FFN */
+        int shared_experts;      /* always-active experts per MoE layer */
+        int ffn_shared;          /* intermediate size of one shared expert; -1 = ffn_expert */
+        int vocab;               /* vocabulary; 0 = no embedding / output layer modelled */
+        int tied_embeddings;     /* 1: the output layer reuses the embedding matrix */
     } model;
     struct {
         int ep;                  /* -1 = all GPUs */
@@ -49,6 +68,11 @@ typedef struct scn_config {
     struct {
         int seq_len;
         int micro_batch;         /* sequences per GPU per step */
+        /* precision and memory (issue 4; models/memory.h) */
+        char precision[8];       /* GEMM precision: "bf16" or "fp8" */
+        int zero_stage;          /* 0..3: ZeRO sharding over the data-parallel group */
+        char recompute[12];      /* activation recomputation: none | selective | full */
+        double reserve_GB;       /* framework reserve per GPU (CUDA context, NCCL, allocator) */
     } training;
     struct {
         char model[32];
@@ -57,6 +81,12 @@ typedef struct scn_config {
     struct {
         char model[32];          /* network model name (sim/net.h) */
     } network;
+    struct {                     /* GEMM cost model (issue 4; models/gemm.h) */
+        char model[16];          /* "tiled" or "roofline" */
+        int grouped;             /* 1: a layer's local experts in one grouped launch */
+        int tile_m, tile_n;      /* output tile of the tiled model */
+        char calibration[256];   /* CSV of measured GEMM times; "" = none */
+    } gemm;
 } scn_config;
 
 extern const sim_cfg_key scn_keys[];

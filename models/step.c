@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "models/arch.h"
 #include "models/gemm.h"
 #include "models/hw.h"
 #include "models/topo.h"
@@ -26,6 +27,9 @@ typedef struct ctx {
     topo t;
     gemm_device dev;
     const gemm_model *gm;
+    const gemm_calib *calib;  /* measured GEMM times, or NULL */
+    int dt;               /* GEMM operand bytes: 2 bf16, 1 fp8 */
+    int64_t *mbuf;        /* [experts] scratch: tokens of each local expert */
     int n;                /* GPUs */
     int64_t T;            /* tokens per GPU */
     sim_id *stream;       /* [n] compute stream of each GPU */
@@ -37,7 +41,36 @@ typedef struct ctx {
 
 static double gemm(const ctx *x, int64_t m, int64_t n, int64_t k)
 {
-    return x->gm->time_s(NULL, &x->dev, m, n, k, DTYPE_BYTES);
+    if (x->calib)
+        return gemm_calib_time_s(x->calib, x->gm, NULL, &x->dev, m, n, k, x->dt, NULL);
+    return x->gm->time_s(NULL, &x->dev, m, n, k, x->dt);
+}
+
+/* One grouped launch of the GEMMs m[g] x n x k (the local experts of a layer). With a
+ * calibration table: the calibrated per-expert times, with one launch overhead. */
+static double gemm_grouped(const ctx *x, int ng, const int64_t *m, int64_t n, int64_t k)
+{
+    if (!x->calib)
+        return x->gm->grouped_time_s(NULL, &x->dev, ng, m, n, k, x->dt);
+    double t = 0;
+    int launches = 0;
+    for (int g = 0; g < ng; g++)
+        if (m[g] > 0)
+            t += gemm(x, m[g], n, k), launches++;
+    return launches ? t - (launches - 1) * x->dev.launch_s : 0.0;
+}
+
+/* Backward of the grouped forward GEMMs m[g] x n x k: the data gradients m[g] x k x n in one
+ * grouped launch; the weight gradients k x n x m[g] (grouped over the reduction dimension)
+ * costed as per-expert GEMMs sharing one launch overhead. */
+static double gemm_grouped_bwd(const ctx *x, int ng, const int64_t *m, int64_t n, int64_t k)
+{
+    double t = gemm_grouped(x, ng, m, k, n), w = 0;
+    int launches = 0;
+    for (int g = 0; g < ng; g++)
+        if (m[g] > 0)
+            w += gemm(x, k, n, m[g]), launches++;
+    return t + (launches ? w - (launches - 1) * x->dev.launch_s : 0.0);
 }
 
 /* forward GEMM m x n x k, and its backward: dgrad (m x k x n) + wgrad (k x n x m) */
@@ -50,26 +83,60 @@ static double gemm_fb(const ctx *x, int64_t m, int64_t n, int64_t k, int backwar
 
 static double mem(const ctx *x, double bytes) { return gemm_memory_kernel_s(&x->dev, bytes); }
 
-static int64_t kv_dim(const scn_config *c)
-{
-    return (int64_t)c->model.kv_heads * (c->model.hidden / c->model.heads);
-}
-
-/* Attention block on one GPU: pre-norm, QKV projection, causal attention core, output
- * projection. Backward costs each GEMM's dgrad + wgrad and twice the core's FLOPs. */
+/* Attention block on one GPU: pre-norm, the projections (GQA: fused QKV; MLA: query and
+ * key/value down- and up-projections, models/arch.h), causal attention core, output
+ * projection. Backward costs each GEMM's dgrad + wgrad and twice the core's FLOPs. The core
+ * runs at the bf16 rate (flash attention keeps bf16 in both precisions). */
 static double attention_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
-    int64_t T = x->T, d = c->model.hidden, qkv = d + 2 * kv_dim(c);
+    int64_t T = x->T, d = c->model.hidden;
+    arch_attn_dims a;
+    arch_attn_dims_of(c, &a);
+    int64_t gn[ARCH_MAX_ATTN_GEMMS], gk[ARCH_MAX_ATTN_GEMMS];
+    int ng = arch_attn_gemms(c, gn, gk);
     double norm = mem(x, 2.0 * T * d * DTYPE_BYTES);
-    /* causal attention core: QK^T and PV, 2 x 2 x s^2 x d per sequence, half masked */
-    double core_flops = 2.0 * (double)T * c->training.seq_len * d * (backward ? 2.0 : 1.0);
-    double core_bytes = (double)T * (2.0 * d + 2.0 * kv_dim(c)) * DTYPE_BYTES;
+    /* causal attention core: QK^T and PV over a mean context of s/2: per token
+     * heads x (qk_head + v_head) x s FLOPs (GQA with head_dim = d / heads: 2 s d) */
+    double core_flops = (double)T * c->training.seq_len * (double)c->model.heads *
+                        (double)(a.qk_head + a.v_head) * (backward ? 2.0 : 1.0);
+    double core_bytes = (double)T * (double)(a.q_dim + a.k_dim + a.v_dim + a.o_dim) * DTYPE_BYTES;
     double t_core = fmax(core_flops / (x->dev.peak_flops * x->dev.gemm_efficiency),
                          core_bytes / (x->dev.hbm_bytes_per_s * x->dev.mem_efficiency)) +
                     x->dev.launch_s;
-    return (backward ? 2 : 1) * norm + gemm_fb(x, T, qkv, d, backward) + t_core +
-           gemm_fb(x, T, d, d, backward);
+    double t = (backward ? 2 : 1) * norm + gemm_fb(x, T, gn[0], gk[0], backward) + t_core;
+    for (int i = 1; i < ng; i++)
+        t += gemm_fb(x, T, gn[i], gk[i], backward);
+    return t;
+}
+
+/* A dense FFN (dense layers, and the shared experts fused into one FFN of width f) over T
+ * tokens: [pre-norm,] up (or gate+up) projection, activation, down projection. */
+static double ffn_s(const ctx *x, int64_t T, int64_t f, int with_norm, int backward)
+{
+    const scn_config *c = x->c;
+    int64_t d = c->model.hidden, up = c->model.swiglu ? 2 * f : f;
+    double norm = with_norm ? mem(x, 2.0 * T * d * DTYPE_BYTES) : 0.0;
+    double act = (double)T * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
+    return (backward ? 2 : 1) * norm + gemm_fb(x, T, up, d, backward) +
+           (backward ? 2 : 1) * mem(x, act) + gemm_fb(x, T, d, f, backward);
+}
+
+/* Input embedding (a gather of T rows; backward: a scatter-add of the same bytes). */
+static double embedding_s(const ctx *x)
+{
+    return mem(x, 2.0 * x->T * x->c->model.hidden * DTYPE_BYTES);
+}
+
+/* Final norm, output layer T x vocab x d, and the loss over the logits (bf16 logits written
+ * and read, fp32 softmax): forward and backward alike in bytes. */
+static double lm_head_s(const ctx *x, int backward)
+{
+    const scn_config *c = x->c;
+    int64_t T = x->T, d = c->model.hidden, V = c->model.vocab;
+    double norm = mem(x, 2.0 * T * d * DTYPE_BYTES);
+    double loss = mem(x, (double)T * V * (2.0 + 4.0));
+    return (backward ? 2 : 1) * norm + gemm_fb(x, T, V, d, backward) + loss;
 }
 
 /* Router: pre-FFN norm, router GEMM (d -> E), permute of the k copies of each token. */
@@ -100,15 +167,27 @@ static double experts_s(const ctx *x, int l, int g, int backward)
     int g0 = (g / r->ep) * r->ep, first = (g - g0) * per_gpu;
     size_t layer = (size_t)l * r->n_gpus * r->n_experts;
     double t = 0;
+    int64_t total = 0;
     for (int e = first; e < first + per_gpu; e++) {
         int64_t m = 0;
         for (int s = g0; s < g0 + r->ep; s++)
             m += r->counts[layer + (size_t)s * r->n_experts + e];
-        if (m == 0)
+        x->mbuf[e - first] = m;
+        total += m;
+        if (m == 0 || c->gemm.grouped)
             continue;
         double act = (double)m * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
         t += gemm_fb(x, m, up, d, backward) + (backward ? 2 : 1) * mem(x, act) +
              gemm_fb(x, m, d, f, backward);
+    }
+    if (c->gemm.grouped && total > 0) {
+        /* all local experts in one launch per GEMM, one activation kernel */
+        double act = (double)total * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
+        t = (backward ? gemm_grouped_bwd(x, per_gpu, x->mbuf, up, d)
+                      : gemm_grouped(x, per_gpu, x->mbuf, up, d)) +
+            (backward ? 2 : 1) * mem(x, act) +
+            (backward ? gemm_grouped_bwd(x, per_gpu, x->mbuf, d, f)
+                      : gemm_grouped(x, per_gpu, x->mbuf, d, f));
     }
     return t;
 }
@@ -199,17 +278,18 @@ static void ring_allreduce(ctx *x, int first, int stride, int p, double bytes, s
     }
 }
 
+/* Replicated parameters: everything but the routed experts (models/arch.h). */
 double step_dense_params(const scn_config *c)
 {
-    double d = c->model.hidden;
-    double attn = d * (d + 2.0 * kv_dim(c)) + d * d;
-    return c->model.layers * (attn + d * c->model.experts + 2.0 * d);
+    arch_params p;
+    arch_count(c, &p);
+    return p.total - p.routed;
 }
 
 double step_expert_params_per_gpu(const scn_config *c)
 {
-    double per_expert = (c->model.swiglu ? 3.0 : 2.0) * c->model.hidden * c->model.ffn_expert;
-    return (double)c->model.layers * (c->model.experts / c->parallel.ep) * per_expert;
+    return (double)arch_moe_layers(c) * (c->model.experts / c->parallel.ep) *
+           arch_expert_params(c);
 }
 
 static void load_metrics(const route_result *r, step_result *out)
@@ -241,12 +321,21 @@ static void load_metrics(const route_result *r, step_result *out)
 sim_status step_simulate(const scn_config *c, const route_result *r, step_result *out,
                          sim_err *err)
 {
+    return step_simulate_calibrated(c, r, NULL, out, err);
+}
+
+sim_status step_simulate_calibrated(const scn_config *c, const route_result *r,
+                                    const gemm_calib *calib, step_result *out, sim_err *err)
+{
     assert(r->n_gpus == scn_world(c) && r->n_experts == c->model.experts &&
            r->n_layers == c->model.layers && r->ep == c->parallel.ep);
     const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
     const sim_net_model *net = sim_net_model_find(c->network.model);
     assert(gpu && net);
-    ctx x = {.c = c, .r = r, .n = r->n_gpus, .T = r->tokens_per_gpu, .gm = &gemm_roofline};
+    ctx x = {.c = c, .r = r, .n = r->n_gpus, .T = r->tokens_per_gpu,
+             .gm = gemm_model_find(c->gemm.model), .calib = calib,
+             .dt = strcmp(c->training.precision, "fp8") == 0 ? 1 : 2};
+    assert(x.gm);
     x.dev = (gemm_device){
         .peak_flops = gpu->bf16_tflops * 1e12,
         .hbm_bytes_per_s = gpu->hbm_GBps * 1e9,
@@ -254,6 +343,9 @@ sim_status step_simulate(const scn_config *c, const route_result *r, step_result
         .mem_efficiency = c->cluster.mem_efficiency,
         .launch_s = c->cluster.launch_us * 1e-6,
         .n_sm = gpu->n_sm,
+        .peak_fp8_flops = gpu->fp8_tflops * 1e12,
+        .tile_m = c->gemm.tile_m,
+        .tile_n = c->gemm.tile_n,
     };
     step_result res = {.n_gpus = x.n};
     sim_status st = sim_engine_new(net, &x.e, err);
@@ -267,8 +359,10 @@ sim_status step_simulate(const scn_config *c, const route_result *r, step_result
     x.n_in = sim_malloc((size_t)x.n * sizeof *x.n_in);
     x.in_flows = sim_malloc((size_t)x.n * r->ep * sizeof *x.in_flows);
     x.ring = sim_malloc(2 * (size_t)x.n * sizeof *x.ring);
+    x.mbuf = sim_malloc((size_t)c->model.experts * sizeof *x.mbuf);
     res.gpu_busy_s = sim_calloc((size_t)x.n, sizeof *res.gpu_busy_s);
-    if (!x.stream || !x.prev || !x.n_in || !x.in_flows || !x.ring || !res.gpu_busy_s) {
+    if (!x.stream || !x.prev || !x.n_in || !x.in_flows || !x.ring || !x.mbuf ||
+        !res.gpu_busy_s) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
         goto done;
     }
@@ -280,10 +374,29 @@ sim_status step_simulate(const scn_config *c, const route_result *r, step_result
     double t_attn_f = attention_s(&x, 0), t_attn_b = attention_s(&x, 1);
     double t_router_f = router_s(&x, 0), t_router_b = router_s(&x, 1);
     double t_unperm = unpermute_s(&x);
+    /* issue 4: dense leading layers, shared experts, embedding and output layer */
+    int64_t f_shared = (int64_t)c->model.shared_experts * c->model.ffn_shared;
+    double t_dense_f = ffn_s(&x, x.T, c->model.ffn_dense, 1, 0);
+    double t_dense_b = ffn_s(&x, x.T, c->model.ffn_dense, 1, 1);
+    double t_shared_f = f_shared > 0 ? ffn_s(&x, x.T, f_shared, 0, 0) : 0.0;
+    double t_shared_b = f_shared > 0 ? ffn_s(&x, x.T, f_shared, 0, 1) : 0.0;
+    int has_vocab = c->model.vocab > 0;
+    if (has_vocab)
+        for (int g = 0; g < x.n; g++)
+            work(&x, g, embedding_s(&x), STEP_CAT_OTHER);
     for (int l = 0; l < c->model.layers; l++) {
+        if (l < c->model.dense_layers) {
+            for (int g = 0; g < x.n; g++) {
+                work(&x, g, t_attn_f, STEP_CAT_ATTENTION);
+                work(&x, g, t_dense_f, STEP_CAT_OTHER);
+            }
+            continue;
+        }
         for (int g = 0; g < x.n; g++) {
             work(&x, g, t_attn_f, STEP_CAT_ATTENTION);
             work(&x, g, t_router_f, STEP_CAT_OTHER);
+            if (f_shared > 0)
+                work(&x, g, t_shared_f, STEP_CAT_EXPERT);
         }
         all_to_all(&x, l, 1, STEP_CAT_DISPATCH);
         for (int g = 0; g < x.n; g++)
@@ -292,7 +405,19 @@ sim_status step_simulate(const scn_config *c, const route_result *r, step_result
         for (int g = 0; g < x.n; g++)
             work_after_flows(&x, g, t_unperm, STEP_CAT_OTHER);
     }
+    if (has_vocab)
+        for (int g = 0; g < x.n; g++) {
+            work(&x, g, lm_head_s(&x, 0), STEP_CAT_OTHER);
+            work(&x, g, lm_head_s(&x, 1), STEP_CAT_OTHER);
+        }
     for (int l = c->model.layers - 1; l >= 0; l--) {
+        if (l < c->model.dense_layers) {
+            for (int g = 0; g < x.n; g++) {
+                work(&x, g, t_dense_b, STEP_CAT_OTHER);
+                work(&x, g, t_attn_b, STEP_CAT_ATTENTION);
+            }
+            continue;
+        }
         for (int g = 0; g < x.n; g++)
             work(&x, g, t_unperm, STEP_CAT_OTHER);
         /* gradients of the combine travel the dispatch's way, and vice versa */
@@ -302,9 +427,14 @@ sim_status step_simulate(const scn_config *c, const route_result *r, step_result
         all_to_all(&x, l, 0, STEP_CAT_DISPATCH);
         for (int g = 0; g < x.n; g++) {
             work_after_flows(&x, g, t_router_b, STEP_CAT_OTHER);
+            if (f_shared > 0)
+                work(&x, g, t_shared_b, STEP_CAT_EXPERT);
             work(&x, g, t_attn_b, STEP_CAT_ATTENTION);
         }
     }
+    if (has_vocab)
+        for (int g = 0; g < x.n; g++)
+            work(&x, g, embedding_s(&x), STEP_CAT_OTHER);
     /* gradients: replicated (attention, router, norms) over all GPUs; each expert over the
      * GPUs holding a replica of it (same EP rank in every EP group) */
     ring_allreduce(&x, 0, 1, x.n, step_dense_params(c) * DTYPE_BYTES, x.ring);
@@ -332,6 +462,7 @@ done:
     sim_free(x.n_in);
     sim_free(x.in_flows);
     sim_free(x.ring);
+    sim_free(x.mbuf);
     topo_fini(&x.t);
     sim_engine_free(x.e);
     return st;

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "models/gemm.h"
 #include "models/route.h"
 #include "models/scenario.h"
 #include "sim/engine.h"
@@ -47,6 +48,9 @@ typedef struct step_result {
 /* Simulates one step with the given routing (r must match c's shape). */
 sim_status step_simulate(const scn_config *c, const route_result *r, step_result *out,
                          sim_err *err);
+/* The same, with GEMM times taken from a calibration table where it has them (NULL: none). */
+sim_status step_simulate_calibrated(const scn_config *c, const route_result *r,
+                                    const gemm_calib *calib, step_result *out, sim_err *err);
 void step_result_fini(step_result *s);                /* frees gpu_busy_s */
 
 /* Non-expert (replicated) and per-GPU expert parameter counts, as the step reduces them. */

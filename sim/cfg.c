@@ -678,6 +678,11 @@ free_copy:
 
 /* ---- loading -------------------------------------------------------------------------------- */
 
+static sim_status load_string(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                              const char *name, const char *text,
+                              const char *const *overrides, size_t n_overrides, int *where,
+                              int from_obj, sim_err *err);
+
 sim_status sim_cfg_load_string(const sim_cfg_key *keys, size_t n_keys, void *obj,
                                const char *name, const char *text,
                                const char *const *overrides, size_t n_overrides,
@@ -691,6 +696,24 @@ sim_status sim_cfg_load_string_where(const sim_cfg_key *keys, size_t n_keys, voi
                                      const char *name, const char *text,
                                      const char *const *overrides, size_t n_overrides,
                                      int *where, sim_err *err)
+{
+    return load_string(keys, n_keys, obj, name, text, overrides, n_overrides, where, 0, err);
+}
+
+sim_status sim_cfg_load_string_over(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                                    const char *name, const char *text,
+                                    const char *const *overrides, size_t n_overrides,
+                                    int *where, sim_err *err)
+{
+    return load_string(keys, n_keys, obj, name, text, overrides, n_overrides, where, 1, err);
+}
+
+/* The loader behind both: from_obj = 0 starts from every key's default, 1 from obj's current
+ * values (and then writes only the where[] entries of keys this text or overrides set). */
+static sim_status load_string(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                              const char *name, const char *text,
+                              const char *const *overrides, size_t n_overrides, int *where,
+                              int from_obj, sim_err *err)
 {
     check_table(keys, n_keys);
     size_t extent = 0;
@@ -707,7 +730,12 @@ sim_status sim_cfg_load_string_where(const sim_cfg_key *keys, size_t n_keys, voi
         sim_err_set(err, SIM_ENOMEM, "%s: out of memory", name);
         goto free_given;
     }
-    apply_defaults(keys, n_keys, scratch);
+    if (from_obj)
+        for (size_t i = 0; i < n_keys; i++)
+            memcpy((char *)scratch + keys[i].offset, (const char *)obj + keys[i].offset,
+                   field_size(&keys[i]));
+    else
+        apply_defaults(keys, n_keys, scratch);
 
     cfg_parse p = {.keys = keys, .n_keys = n_keys, .obj = scratch, .name = name,
                    .given = given, .err = err};
@@ -716,7 +744,7 @@ sim_status sim_cfg_load_string_where(const sim_cfg_key *keys, size_t n_keys, voi
         s = apply_override(keys, n_keys, scratch, given, overrides[j], err);
     for (size_t i = 0; s == SIM_OK && i < n_keys; i++) {
         const sim_cfg_key *k = &keys[i];
-        if (!(k->flags & SIM_CFG_REQUIRED) || given[i])
+        if (!(k->flags & SIM_CFG_REQUIRED) || given[i] || (from_obj && where && where[i]))
             continue;
         const char *help = str_or_empty(k->help), *unit = str_or_empty(k->unit);
         s = sim_err_set(err, SIM_EINPUT, "%s: %s.%s: required key missing%s%s%s%s%s%s", name,
@@ -728,8 +756,9 @@ sim_status sim_cfg_load_string_where(const sim_cfg_key *keys, size_t n_keys, voi
         for (size_t i = 0; i < n_keys; i++)
             memcpy((char *)obj + keys[i].offset, (char *)scratch + keys[i].offset,
                    field_size(&keys[i]));
-        if (where)
-            memcpy(where, given, n_keys * sizeof *where);
+        for (size_t i = 0; where && i < n_keys; i++)
+            if (!from_obj || given[i])
+                where[i] = given[i];
     }
     sim_free(scratch);
 free_given:

@@ -117,6 +117,17 @@ sim_status sim_cfg_load_file_where(const sim_cfg_key *keys, size_t n_keys, void 
                                    size_t n_overrides, char **text_out, int *where,
                                    sim_err *err);
 
+/* Layered loading (a preset first, then a file over it): as sim_cfg_load_string_where, but
+ * the starting values are obj's current fields instead of the defaults. where (n_keys
+ * entries, may be NULL) comes in describing where obj's values came from; on success the
+ * entries of keys that this text or these overrides set are overwritten (line, or -1), the
+ * others are left as they were. A REQUIRED key counts as given when where[i] != 0 on entry.
+ * On failure obj and where are untouched. */
+sim_status sim_cfg_load_string_over(const sim_cfg_key *keys, size_t n_keys, void *obj,
+                                    const char *name, const char *text,
+                                    const char *const *overrides, size_t n_overrides,
+                                    int *where, sim_err *err);
+
 /* Finds the key entry for "section.key" (NULL if none). */
 const sim_cfg_key *sim_cfg_find(const sim_cfg_key *keys, size_t n_keys, const char *dotted);
 

@@ -63,6 +63,12 @@ static void make_config(scn_config *c)
     c->training.micro_batch = 1;
     strcpy(c->routing.model, "uniform");
     strcpy(c->network.model, "analytic");
+    /* issue 4 keys: the plain roofline, one launch per expert, bf16, GQA, no vocabulary */
+    strcpy(c->gemm.model, "roofline");
+    c->gemm.grouped = 0;
+    strcpy(c->training.precision, "bf16");
+    strcpy(c->model.attention, "gqa");
+    c->model.vocab = 0;
     assert_int_equal(scn_resolve(c, NULL, NULL), SIM_OK);
 }
 
