@@ -89,21 +89,21 @@ static double unpermute_s(const ctx *x)
 }
 
 /* Experts held by GPU g in layer l, each over the tokens routed to it (one launch per
- * expert): up (or gate+up) projection, activation, down projection. */
+ * expert replica): up (or gate+up) projection, activation, down projection. */
 static double experts_s(const ctx *x, int l, int g, int backward)
 {
     const scn_config *c = x->c;
     const route_result *r = x->r;
     int64_t d = c->model.hidden, f = c->model.ffn_expert;
     int64_t up = c->model.swiglu ? 2 * f : f;
-    int per_gpu = r->n_experts / r->ep;
+    /* the expert slots (placement, models/place.h) on g, each a replica's token share */
+    int per_gpu = route_slots(r) / r->ep;
     int g0 = (g / r->ep) * r->ep, first = (g - g0) * per_gpu;
-    size_t layer = (size_t)l * r->n_gpus * r->n_experts;
     double t = 0;
     for (int e = first; e < first + per_gpu; e++) {
         int64_t m = 0;
         for (int s = g0; s < g0 + r->ep; s++)
-            m += r->counts[layer + (size_t)s * r->n_experts + e];
+            m += route_slot_row(r, l, s)[e];
         if (m == 0)
             continue;
         double act = (double)m * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
@@ -127,9 +127,9 @@ static sim_id work(ctx *x, int g, double seconds, int cat)
 static double a2a_bytes(const ctx *x, int l, int src, int dst)
 {
     const route_result *r = x->r;
-    int per_gpu = r->n_experts / r->ep;
+    int per_gpu = route_slots(r) / r->ep;          /* the expert slots on dst */
     int first = (dst % r->ep) * per_gpu;
-    const int64_t *row = r->counts + ((size_t)l * r->n_gpus + src) * r->n_experts;
+    const int64_t *row = route_slot_row(r, l, src);
     int64_t tok = 0;
     for (int e = first; e < first + per_gpu; e++)
         tok += row[e];
