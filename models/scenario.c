@@ -188,8 +188,8 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
                     "expected fewer than model.experts = %d (got %d)", E,
                     c->routing.hot_experts);
     if (strcmp(rm, "trace") == 0 && c->routing.trace[0] == '\0')
-        return fail(bad_key, err, "routing.trace",
-                    "expected the path of a trace CSV with routing.model = trace");
+        return fail(bad_key, err, "routing.model",
+                    "trace needs routing.trace, the path of a trace CSV");
     if (c->routing.node_limit > 0 && c->routing.group_nodes > 0)
         return fail(bad_key, err, "routing.group_nodes",
                     "expected 0 when routing.node_limit is set (one node constraint at a time)");
