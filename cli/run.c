@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/trace.h"
 #include "models/route.h"
 #include "models/scenario.h"
 #include "models/step.h"
@@ -22,6 +23,9 @@
 
 #define RNG_STREAM_ROUTING 1
 #define RNG_STREAM_DROPPING 2
+#define RNG_STREAM_DYNAMICS 3      /* drift steps of the routing popularity */
+#define RNG_STREAM_POPULARITY 4    /* zipf rank shuffles, dirichlet and hot draws (at start) */
+#define RNG_STREAM_BALANCED 5      /* drops of the balanced counterfactual (C < 1 only) */
 
 static const char run_usage[] =
     "usage: moesim run FILE [--set section.key=value]... [--db PATH] [--json] [--quiet]\n"
@@ -139,6 +143,11 @@ typedef struct run_totals {
     step_result *steps;
     int64_t *expert_tokens;    /* [steps][layers][experts] summed over GPUs */
     int64_t *expert_dropped;
+    res_layer *layers;         /* [steps][layers] routing metrics */
+    int64_t *gpu_tokens;       /* [steps][layers][gpus] kept assignments per GPU */
+    uint8_t *expert_cold;      /* [steps][layers][experts] cold flags */
+    step_result balanced;      /* the balanced counterfactual (same every step) */
+    int have_balanced;
     double wall_s;
 } run_totals;
 
@@ -147,41 +156,92 @@ static void totals_fini(run_totals *t)
     if (t->steps)
         for (int i = 0; i < t->n_steps; i++)
             step_result_fini(&t->steps[i]);
+    if (t->have_balanced)
+        step_result_fini(&t->balanced);
     sim_free(t->steps);
     sim_free(t->expert_tokens);
     sim_free(t->expert_dropped);
+    sim_free(t->layers);
+    sim_free(t->gpu_tokens);
+    sim_free(t->expert_cold);
+}
+
+/* The trace file named by routing.trace, relative to the scenario file's directory. */
+static sim_status load_trace(const char *scenario, const scn_config *c, cli_trace *tr,
+                             sim_err *err)
+{
+    char path[1024];
+    const char *slash = strrchr(scenario, '/');
+    if (c->routing.trace[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", c->routing.trace);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - scenario), scenario,
+                 c->routing.trace);
+    return cli_trace_load(path, c, tr, err);
+}
+
+/* Routing metrics of step s: per layer, from the probabilities the router used (P) and
+ * the cold flags its observation just set. */
+static void routing_metrics(const scn_config *c, const route_result *r, const double *P,
+                            run_totals *t, int s)
+{
+    int L = c->model.layers, E = c->model.experts, n = scn_world(c);
+    for (int l = 0; l < L; l++) {
+        route_layer_stats m;
+        route_layer_metrics(r, l, P + (size_t)l * E, t->expert_cold + ((size_t)s * L + l) * E,
+                            &m, t->gpu_tokens + ((size_t)s * L + l) * n);
+        t->layers[(size_t)s * L + l] = (res_layer){
+            .max_mean_load = m.max_mean_load,
+            .max_mean_gpu_load = m.max_mean_gpu,
+            .cv = m.cv,
+            .entropy = m.entropy,
+            .aux_loss = m.aux_loss,
+            .dropped_fraction = m.dropped_fraction,
+            .cold_experts = m.cold_experts,
+        };
+    }
 }
 
 static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_calib *calib,
                            run_totals *t, sim_err *err)
 {
-    const route_model *rm = route_model_find(c->routing.model);
     int L = c->model.layers, E = c->model.experts, n = scn_world(c);
     t->n_steps = c->run.steps;
     t->steps = sim_calloc((size_t)t->n_steps, sizeof *t->steps);
     t->expert_tokens = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
     t->expert_dropped = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
+    t->layers = sim_calloc((size_t)t->n_steps * L, sizeof *t->layers);
+    t->gpu_tokens = sim_calloc((size_t)t->n_steps * L * n, sizeof *t->gpu_tokens);
+    t->expert_cold = sim_calloc((size_t)t->n_steps * L * E, sizeof *t->expert_cold);
+    double *P = sim_malloc((size_t)L * E * sizeof *P);
     gsl_rng *rng = sim_rng_new(c->run.seed, RNG_STREAM_ROUTING);
     gsl_rng *drop_rng = sim_rng_new(c->run.seed, RNG_STREAM_DROPPING);
-    void *rstate = rm->state_size ? sim_calloc(1, rm->state_size) : NULL;
+    gsl_rng *dyn_rng = sim_rng_new(c->run.seed, RNG_STREAM_DYNAMICS);
+    gsl_rng *pop_rng = sim_rng_new(c->run.seed, RNG_STREAM_POPULARITY);
+    gsl_rng *bal_rng = sim_rng_new(c->run.seed, RNG_STREAM_BALANCED);
+    cli_trace trace = {0};
+    route_input in = {0};
+    route_router *rt = NULL;
     sim_status st = SIM_OK;
-    int rinit = 0;
-    if (!t->steps || !t->expert_tokens || !t->expert_dropped || !rng || !drop_rng ||
-        (rm->state_size && !rstate)) {
+    if (!t->steps || !t->expert_tokens || !t->expert_dropped || !t->layers || !t->gpu_tokens ||
+        !t->expert_cold || !P || !rng || !drop_rng || !dyn_rng || !pop_rng || !bal_rng) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory");
         goto done;
     }
-    if (rm->init) {
-        st = rm->init(rstate, c, err);
-        rinit = 1;
+    if (strcmp(c->routing.model, "trace") == 0) {
+        st = load_trace(o->file, c, &trace, err);
         if (st != SIM_OK)
             goto done;
+        in.trace = &trace.t;
     }
+    st = route_router_new(c, &in, pop_rng, &rt, err);
+    if (st != SIM_OK)
+        goto done;
     cli_progress pr;
     cli_progress_init(&pr, "simulating", o->quiet || o->json);
     for (int s = 0; s < t->n_steps; s++) {
         route_result r;
-        st = route_sample_step(rm, rstate, c, rng, drop_rng, s, &r, err);
+        st = route_router_sample(rt, s, rng, drop_rng, &r, err);
         if (st != SIM_OK)
             break;
         for (int l = 0; l < L; l++)
@@ -191,6 +251,11 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
                     t->expert_tokens[j] += r.counts[i];
                     t->expert_dropped[j] += r.dropped[i];
                 }
+        /* the probabilities of this step, before observing it moves the dynamics on */
+        for (int l = 0; l < L; l++)
+            memcpy(P + (size_t)l * E, route_router_probs(rt, l), (size_t)E * sizeof *P);
+        route_router_observe(rt, &r, dyn_rng, t->expert_cold + (size_t)s * L * E);
+        routing_metrics(c, &r, P, t, s);
         st = step_simulate_calibrated(c, &r, calib, &t->steps[s], err);
         route_result_fini(&r);
         if (st != SIM_OK)
@@ -198,14 +263,24 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
         cli_progress_update(&pr, s + 1, t->n_steps);
     }
     cli_progress_done(&pr);
+    if (st == SIM_OK) {
+        /* the balanced counterfactual: the same scenario, every expert exactly T k / E */
+        route_result b;
+        st = route_router_balanced(rt, bal_rng, &b, err);
+        if (st == SIM_OK) {
+            st = step_simulate_calibrated(c, &b, calib, &t->balanced, err);
+            t->have_balanced = st == SIM_OK;
+            route_result_fini(&b);
+        }
+    }
 done:
-    if (rinit && rm->fini)
-        rm->fini(rstate);
-    sim_free(rstate);
-    if (rng)
-        gsl_rng_free(rng);
-    if (drop_rng)
-        gsl_rng_free(drop_rng);
+    route_router_free(rt);
+    cli_trace_fini(&trace);
+    sim_free(P);
+    gsl_rng *rngs[] = {rng, drop_rng, dyn_rng, pop_rng, bal_rng};
+    for (size_t i = 0; i < sizeof rngs / sizeof rngs[0]; i++)
+        if (rngs[i])
+            gsl_rng_free(rngs[i]);
     return st;
 }
 
@@ -214,6 +289,11 @@ typedef struct summary {
     double tokens, dropped, max_mean_load;
     double assignments;         /* token-expert assignments: tokens x top_k x MoE layers */
     uint64_t events;
+    /* routing (docs/ROUTING.md): means over steps and layers, maxima, the last step's cold
+     * experts, and the balanced counterfactual */
+    double max_mean_gpu_load, cv, entropy, aux_loss;
+    int cold_experts;
+    double balanced_step_time_s, imbalance_cost_s, imbalance_cost_percent;
 } summary;
 
 static void summarize(const scn_config *c, const run_totals *t, summary *s)
@@ -235,6 +315,21 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
     s->step_time_s = sim_time_to_s(total) / t->n_steps;
     for (int k = 0; k < STEP_N_CAT; k++)
         s->breakdown_s[k] = sim_time_to_s(cat[k]) / t->n_steps;
+    int L = c->model.layers;
+    size_t cells = (size_t)t->n_steps * L;
+    for (size_t i = 0; i < cells; i++) {
+        const res_layer *m = &t->layers[i];
+        if (m->max_mean_gpu_load > s->max_mean_gpu_load)
+            s->max_mean_gpu_load = m->max_mean_gpu_load;
+        s->cv += m->cv / (double)cells;
+        s->entropy += m->entropy / (double)cells;
+        s->aux_loss += m->aux_loss / (double)cells;
+    }
+    for (int l = 0; l < L; l++)
+        s->cold_experts += t->layers[(size_t)(t->n_steps - 1) * L + l].cold_experts;
+    s->balanced_step_time_s = sim_time_to_s(t->balanced.step_time);
+    s->imbalance_cost_s = s->step_time_s - s->balanced_step_time_s;
+    s->imbalance_cost_percent = 100.0 * s->imbalance_cost_s / s->step_time_s;
 }
 
 static sim_status store(const char *db_path, const char *name, const char *text,
@@ -266,6 +361,9 @@ static sim_status store(const char *db_path, const char *name, const char *text,
             .gpu_busy_s = r->gpu_busy_s,
             .expert_tokens = t->expert_tokens + (size_t)i * L * E,
             .expert_dropped = t->expert_dropped + (size_t)i * L * E,
+            .layers = t->layers + (size_t)i * L,
+            .gpu_tokens = t->gpu_tokens + (size_t)i * L * n,
+            .expert_cold = t->expert_cold + (size_t)i * L * E,
         };
     }
     res_metric metrics[] = {
@@ -283,6 +381,14 @@ static sim_status store(const char *db_path, const char *name, const char *text,
                                       c->model.top_k, E) *
                    (n / c->parallel.ep)
              : 0.0},
+        {"max_mean_gpu_load", s->max_mean_gpu_load},
+        {"cv", s->cv},
+        {"entropy", s->entropy},
+        {"aux_loss", s->aux_loss},
+        {"cold_experts", s->cold_experts},
+        {"balanced_step_time_s", s->balanced_step_time_s},
+        {"imbalance_cost_s", s->imbalance_cost_s},
+        {"imbalance_cost_percent", s->imbalance_cost_percent},
     };
     res_run run = {
         .name = name,
@@ -341,6 +447,13 @@ static void print_summary(const char *file, const scn_config *c, const run_total
     mem_footprint m;
     mem_footprint_of(c, NULL, &m);
     cli_memory_print(c, &m);
+    printf("balance    GPU load max/mean %.3f; cv %.3f, entropy %.3f, aux loss %.3f; "
+           "cold experts %d of %d\n",
+           s->max_mean_gpu_load, s->cv, s->entropy, s->aux_loss, s->cold_experts,
+           c->model.layers * c->model.experts);
+    printf("imbalance  balanced step %.3f ms; the imbalance costs %.3f ms (%.1f%% of the "
+           "step)\n",
+           s->balanced_step_time_s * 1e3, s->imbalance_cost_s * 1e3, s->imbalance_cost_percent);
     printf("engine     %llu events in %.3f s wall\n", (unsigned long long)s->events, t->wall_s);
     printf("results    %s (run %lld)\n", db_path, (long long)run_id);
 }
@@ -362,6 +475,15 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
     cJSON_AddNumberToObject(o, "dropped_fraction", s->dropped / s->assignments);
     cJSON_AddNumberToObject(o, "max_mean_load", s->max_mean_load);
     cJSON_AddNumberToObject(o, "events", (double)s->events);
+    cJSON_AddStringToObject(o, "routing", c->routing.model);
+    cJSON_AddNumberToObject(o, "max_mean_gpu_load", s->max_mean_gpu_load);
+    cJSON_AddNumberToObject(o, "cv", s->cv);
+    cJSON_AddNumberToObject(o, "entropy", s->entropy);
+    cJSON_AddNumberToObject(o, "aux_loss", s->aux_loss);
+    cJSON_AddNumberToObject(o, "cold_experts", s->cold_experts);
+    cJSON_AddNumberToObject(o, "balanced_step_time_s", s->balanced_step_time_s);
+    cJSON_AddNumberToObject(o, "imbalance_cost_s", s->imbalance_cost_s);
+    cJSON_AddNumberToObject(o, "imbalance_cost_percent", s->imbalance_cost_percent);
     cJSON_AddNumberToObject(o, "wall_s", t->wall_s);
     cJSON_AddNumberToObject(o, "gpus", n);
     cJSON_AddNumberToObject(o, "steps", t->n_steps);

@@ -1,4 +1,5 @@
-/* models/route.c: the uniform routing model, capacity dropping and per-step sampling. */
+/* models/route.c: the routing-model table, the shared top-k sampler (alias tables with
+ * rejection of repeats, node-limited and two-level constraints), capacity dropping. */
 #include "models/route.h"
 
 #include <assert.h>
@@ -8,66 +9,10 @@
 
 #include "sim/alloc.h"
 
-/* Uniform: each token picks top_k distinct experts, every expert equally likely
- * (rejection of repeats; exact, and cheap while top_k is small next to n_experts). */
-static sim_status uniform_sample(void *state, gsl_rng *rng, int step, int layer, int n_src,
-                                 int64_t tokens_per_src, int n_experts, int top_k,
-                                 int64_t *counts)
-{
-    (void)state;
-    (void)step;
-    (void)layer;
-    int picked[64];
-    int use_perm = top_k > 64 || 2 * top_k > n_experts;
-    int *perm = NULL;
-    if (use_perm) {
-        perm = sim_malloc((size_t)n_experts * sizeof *perm);
-        if (!perm)
-            return SIM_ENOMEM;
-        for (int e = 0; e < n_experts; e++)
-            perm[e] = e;
-    }
-    memset(counts, 0, (size_t)n_src * n_experts * sizeof *counts);
-    for (int s = 0; s < n_src; s++) {
-        int64_t *row = counts + (size_t)s * n_experts;
-        for (int64_t t = 0; t < tokens_per_src; t++) {
-            if (use_perm) {
-                /* partial Fisher-Yates: the first top_k entries are the choice */
-                for (int i = 0; i < top_k; i++) {
-                    int j = i + (int)gsl_rng_uniform_int(rng, (unsigned long)(n_experts - i));
-                    int tmp = perm[i];
-                    perm[i] = perm[j];
-                    perm[j] = tmp;
-                    row[perm[i]]++;
-                }
-                continue;
-            }
-            for (int i = 0; i < top_k; i++) {
-                int e, dup;
-                do {
-                    e = (int)gsl_rng_uniform_int(rng, (unsigned long)n_experts);
-                    dup = 0;
-                    for (int j = 0; j < i; j++)
-                        dup |= picked[j] == e;
-                } while (dup);
-                picked[i] = e;
-                row[e]++;
-            }
-        }
-    }
-    sim_free(perm);
-    return SIM_OK;
-}
-
-const route_model route_uniform = {
-    .name = "uniform",
-    .state_size = 0,
-    .init = NULL,
-    .fini = NULL,
-    .sample = uniform_sample,
+static const route_model *const models[] = {
+    &route_uniform, &route_zipf, &route_dirichlet, &route_hot, &route_trace_model,
+    &route_expert_choice,
 };
-
-static const route_model *const models[] = {&route_uniform};
 
 const route_model *route_model_find(const char *name)
 {
@@ -76,6 +21,268 @@ const route_model *route_model_find(const char *name)
             return models[i];
     return NULL;
 }
+
+/* ---- Vose's alias table: O(n) to build, O(1) (two uniform draws) per sample ---- */
+
+typedef struct alias {
+    int n;
+    double *prob;          /* [n] probability of keeping column i */
+    int *other;            /* [n] the alias of column i */
+    int *stack;            /* [2n] scratch for building */
+} alias;
+
+static int alias_init(alias *a, int n)
+{
+    a->n = n;
+    a->prob = sim_malloc((size_t)n * sizeof *a->prob);
+    a->other = sim_malloc((size_t)n * sizeof *a->other);
+    a->stack = sim_malloc(2 * (size_t)n * sizeof *a->stack);
+    return a->prob && a->other && a->stack ? 0 : -1;
+}
+
+static void alias_fini(alias *a)
+{
+    sim_free(a->prob);
+    sim_free(a->other);
+    sim_free(a->stack);
+}
+
+/* Builds the table for the weights w[idx[i]], i < n (idx NULL: w[i]); they need not sum to
+ * 1 but must not all be zero. Column i stands for entry i. */
+static void alias_build(alias *a, const double *w, const int *idx, int n)
+{
+    double sum = 0;
+    a->n = n;
+    for (int i = 0; i < n; i++)
+        sum += w[idx ? idx[i] : i];
+    assert(sum > 0);
+    int *small = a->stack, *large = a->stack + n, ns = 0, nl = 0;
+    for (int i = 0; i < n; i++) {
+        a->prob[i] = w[idx ? idx[i] : i] * n / sum;
+        a->other[i] = i;
+        if (a->prob[i] < 1.0)
+            small[ns++] = i;
+        else
+            large[nl++] = i;
+    }
+    while (ns > 0 && nl > 0) {
+        int s = small[--ns], l = large[--nl];
+        a->other[s] = l;
+        a->prob[l] -= 1.0 - a->prob[s];
+        if (a->prob[l] < 1.0)
+            small[ns++] = l;
+        else
+            large[nl++] = l;
+    }
+    /* what is left is 1 up to rounding */
+    while (nl > 0)
+        a->prob[large[--nl]] = 1.0;
+    while (ns > 0)
+        a->prob[small[--ns]] = 1.0;
+}
+
+static int alias_draw(const alias *a, gsl_rng *rng)
+{
+    int i = (int)gsl_rng_uniform_int(rng, (unsigned long)a->n);
+    return gsl_rng_uniform(rng) < a->prob[i] ? i : a->other[i];
+}
+
+/* ---- the shared top-k sampler ---- */
+
+#define ROUTE_MAX_REJECTS 16   /* then one exact draw over what is still allowed */
+
+typedef struct sampler {
+    const double *p;
+    int E, k, M, G;            /* M: node limit (0 none); G: nodes per group (0 none) */
+    const int *node_of;
+    alias all;                 /* over every expert */
+    int n_groups;
+    alias *grp;                /* [n_groups] over each group's experts (two-level) */
+    alias groups;              /* over the groups, weighted by their mass */
+    int *grp_first, *grp_list; /* experts of group g: grp_list[grp_first[g]..grp_first[g+1]) */
+    double *grp_mass;
+    uint8_t *mark;             /* [E] chosen by the current token */
+    uint8_t *node_mark;        /* [nodes] used by the current token */
+    int *chosen, *used_nodes;
+    int n_nodes;
+} sampler;
+
+static void sampler_fini(sampler *s)
+{
+    alias_fini(&s->all);
+    if (s->grp)
+        for (int g = 0; g < s->n_groups; g++)
+            alias_fini(&s->grp[g]);
+    sim_free(s->grp);
+    alias_fini(&s->groups);
+    sim_free(s->grp_first);
+    sim_free(s->grp_list);
+    sim_free(s->grp_mass);
+    sim_free(s->mark);
+    sim_free(s->node_mark);
+    sim_free(s->chosen);
+    sim_free(s->used_nodes);
+}
+
+static int sampler_init(sampler *s, const route_draw *d, const route_nodes *nodes)
+{
+    memset(s, 0, sizeof *s);
+    s->p = d->p;
+    s->E = d->n_experts;
+    s->k = d->top_k;
+    if (nodes) {
+        s->M = nodes->node_limit;
+        s->G = nodes->group_nodes;
+        s->node_of = nodes->node_of;
+        for (int e = 0; e < s->E; e++)
+            if (nodes->node_of[e] + 1 > s->n_nodes)
+                s->n_nodes = nodes->node_of[e] + 1;
+    }
+    if (alias_init(&s->all, s->E) != 0)
+        return -1;
+    alias_build(&s->all, s->p, NULL, s->E);
+    s->mark = sim_calloc((size_t)s->E, 1);
+    s->chosen = sim_malloc((size_t)s->k * sizeof *s->chosen);
+    s->node_mark = sim_calloc((size_t)s->n_nodes + 1, 1);
+    s->used_nodes = sim_malloc(((size_t)s->n_nodes + 1) * sizeof *s->used_nodes);
+    if (!s->mark || !s->chosen || !s->node_mark || !s->used_nodes)
+        return -1;
+    if (s->G > 0) {
+        s->n_groups = (s->n_nodes + s->G - 1) / s->G;
+        s->grp = sim_calloc((size_t)s->n_groups, sizeof *s->grp);
+        s->grp_first = sim_calloc((size_t)s->n_groups + 1, sizeof *s->grp_first);
+        s->grp_list = sim_malloc((size_t)s->E * sizeof *s->grp_list);
+        s->grp_mass = sim_calloc((size_t)s->n_groups, sizeof *s->grp_mass);
+        if (!s->grp || !s->grp_first || !s->grp_list || !s->grp_mass ||
+            alias_init(&s->groups, s->n_groups) != 0)
+            return -1;
+        for (int e = 0; e < s->E; e++) {
+            int g = s->node_of[e] / s->G;
+            s->grp_first[g + 1]++;
+            s->grp_mass[g] += s->p[e];
+        }
+        for (int g = 0; g < s->n_groups; g++)
+            s->grp_first[g + 1] += s->grp_first[g];
+        for (int g = 0, at = 0; g < s->n_groups; g++)
+            for (int e = 0; e < s->E; e++)
+                if (s->node_of[e] / s->G == g)
+                    s->grp_list[at++] = e;
+        alias_build(&s->groups, s->grp_mass, NULL, s->n_groups);
+        for (int g = 0; g < s->n_groups; g++) {
+            int n = s->grp_first[g + 1] - s->grp_first[g];
+            if (alias_init(&s->grp[g], n) != 0)
+                return -1;
+            if (s->grp_mass[g] > 0)
+                alias_build(&s->grp[g], s->p, s->grp_list + s->grp_first[g], n);
+        }
+    }
+    return 0;
+}
+
+/* Is expert e still allowed for the current token? (not chosen; within the node budget;
+ * inside the token's group) */
+static int allowed(const sampler *s, int e, int n_used, int group)
+{
+    if (s->mark[e])
+        return 0;
+    if (s->M > 0 && n_used >= s->M && !s->node_mark[s->node_of[e]])
+        return 0;
+    if (group >= 0 && s->node_of[e] / s->G != group)
+        return 0;
+    return 1;
+}
+
+/* One exact draw with probability proportional to p among the allowed experts; uniform
+ * among them if they all have probability 0. */
+static int exact_draw(const sampler *s, gsl_rng *rng, int n_used, int group)
+{
+    double mass = 0;
+    int n_ok = 0, last = -1;
+    for (int e = 0; e < s->E; e++)
+        if (allowed(s, e, n_used, group)) {
+            mass += s->p[e];
+            n_ok++;
+        }
+    assert(n_ok > 0);
+    if (mass <= 0) {
+        int pick = (int)gsl_rng_uniform_int(rng, (unsigned long)n_ok);
+        for (int e = 0; e < s->E; e++)
+            if (allowed(s, e, n_used, group) && pick-- == 0)
+                return e;
+    }
+    double u = gsl_rng_uniform(rng) * mass;
+    for (int e = 0; e < s->E; e++) {
+        if (!allowed(s, e, n_used, group) || s->p[e] <= 0)
+            continue;
+        last = e;
+        if (u < s->p[e])
+            return e;
+        u -= s->p[e];
+    }
+    return last;          /* rounding left u just above the last mass */
+}
+
+/* k distinct experts for one token, added to row. */
+static void draw_token(sampler *s, gsl_rng *rng, int64_t *row)
+{
+    int n_used = 0, group = -1;
+    const alias *tab = &s->all;
+    const int *map = NULL;
+    if (s->G > 0) {
+        group = alias_draw(&s->groups, rng);
+        tab = &s->grp[group];
+        map = s->grp_list + s->grp_first[group];
+        if (s->grp_mass[group] <= 0)
+            tab = NULL;
+    }
+    for (int i = 0; i < s->k; i++) {
+        int e = -1;
+        for (int tries = 0; tab && tries < ROUTE_MAX_REJECTS; tries++) {
+            int c = alias_draw(tab, rng);
+            c = map ? map[c] : c;
+            if (allowed(s, c, n_used, group)) {
+                e = c;
+                break;
+            }
+        }
+        if (e < 0)
+            e = exact_draw(s, rng, n_used, group);
+        s->mark[e] = 1;
+        s->chosen[i] = e;
+        row[e]++;
+        if (s->M > 0 && !s->node_mark[s->node_of[e]]) {
+            s->node_mark[s->node_of[e]] = 1;
+            s->used_nodes[n_used++] = s->node_of[e];
+        }
+    }
+    for (int i = 0; i < s->k; i++)
+        s->mark[s->chosen[i]] = 0;
+    for (int i = 0; i < n_used; i++)
+        s->node_mark[s->used_nodes[i]] = 0;
+}
+
+sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_nodes *nodes,
+                             int64_t *counts)
+{
+    assert(d->top_k <= d->n_experts);
+    if (nodes && nodes->node_limit == 0 && nodes->group_nodes == 0)
+        nodes = NULL;
+    sampler s;
+    if (sampler_init(&s, d, nodes) != 0) {
+        sampler_fini(&s);
+        return SIM_ENOMEM;
+    }
+    memset(counts, 0, (size_t)d->n_src * d->n_experts * sizeof *counts);
+    for (int src = 0; src < d->n_src; src++) {
+        int64_t *row = counts + (size_t)src * d->n_experts;
+        for (int64_t t = 0; t < d->tokens_per_src; t++)
+            draw_token(&s, rng, row);
+    }
+    sampler_fini(&s);
+    return SIM_OK;
+}
+
+/* ---- capacity ---- */
 
 int64_t route_capacity(double capacity_factor, int64_t group_tokens, int top_k, int n_experts)
 {
@@ -117,44 +324,7 @@ void route_result_fini(route_result *r)
 {
     sim_free(r->counts);
     sim_free(r->dropped);
+    sim_free(r->slot_expert);
+    sim_free(r->slot_counts);
     memset(r, 0, sizeof *r);
-}
-
-sim_status route_sample_step(const route_model *m, void *state, const scn_config *c,
-                             gsl_rng *rng, gsl_rng *drop_rng, int step, route_result *out,
-                             sim_err *err)
-{
-    route_result r = {
-        .n_layers = c->model.layers,
-        .n_gpus = scn_world(c),
-        .n_experts = c->model.experts,
-        .ep = c->parallel.ep,
-        .tokens_per_gpu = (int64_t)c->training.seq_len * c->training.micro_batch,
-    };
-    size_t per_layer = (size_t)r.n_gpus * r.n_experts;
-    r.counts = sim_malloc((size_t)r.n_layers * per_layer * sizeof *r.counts);
-    r.dropped = sim_calloc((size_t)r.n_layers * per_layer, sizeof *r.dropped);
-    if (!r.counts || !r.dropped) {
-        route_result_fini(&r);
-        return sim_err_set(err, SIM_ENOMEM, "out of memory drawing the routing");
-    }
-    int64_t cap = route_capacity(c->routing.capacity_factor, r.tokens_per_gpu * r.ep,
-                                 c->model.top_k, r.n_experts);
-    for (int l = 0; l < r.n_layers; l++) {
-        for (int g0 = 0; g0 < r.n_gpus; g0 += r.ep) {
-            int64_t *cnt = r.counts + (size_t)l * per_layer + (size_t)g0 * r.n_experts;
-            int64_t *drp = r.dropped + (size_t)l * per_layer + (size_t)g0 * r.n_experts;
-            sim_status st = m->sample(state, rng, step, l, r.ep, r.tokens_per_gpu, r.n_experts,
-                                      c->model.top_k, cnt);
-            if (st != SIM_OK) {
-                route_result_fini(&r);
-                return sim_err_set(err, st, "routing model %s failed", m->name);
-            }
-            if (cap != INT64_MAX)
-                for (int e = 0; e < r.n_experts; e++)
-                    route_apply_capacity(drop_rng, r.ep, r.n_experts, e, cap, cnt, drp);
-        }
-    }
-    *out = r;
-    return SIM_OK;
 }

@@ -1,10 +1,17 @@
-/* models/route.h: routing models (which experts each token picks) and capacity dropping.
+/* models/route.h: routing models (which experts each token picks), capacity dropping,
+ * routing dynamics over steps, and the per-layer routing metrics.
  *
- * A routing model is a vtable; for each step and MoE layer it draws, for every source GPU
- * of one expert-parallel group, how many of that GPU's tokens picked each expert (top-k
- * distinct experts per token, so each source row sums to tokens x k). All randomness comes
- * from the gsl_rng it is given. route_sample_step runs a model over every layer and group,
- * then applies the capacity limit. */
+ * A routing model is a vtable (docs/ROUTING.md lists every one). It gives, for every step
+ * and MoE layer, the router's probability vector p over the experts; the shared top-k
+ * sampler then draws, token by token, k distinct experts from p for every source GPU of an
+ * expert-parallel (EP) group, under the node constraints (node-limited, two-level). A model
+ * may instead draw its counts itself (`sample`: uniform's historical sampler, trace,
+ * expert_choice). Every draw comes from the gsl_rng it is given.
+ *
+ * A router (route_router) owns one model's state, the dynamics (drift, collapse) and the
+ * cold-expert counters; route_router_sample draws a whole step (every layer and EP group),
+ * applies the capacity limit and the placement (models/place.h). No I/O: the trace's
+ * counts arrive parsed (cli/trace.c). */
 #ifndef MODELS_ROUTE_H
 #define MODELS_ROUTE_H
 
@@ -15,26 +22,88 @@
 #include "models/scenario.h"
 #include "sim/err.h"
 
+/* A routing trace, parsed (cli/trace.c reads the CSV; format in docs/ROUTING.md).
+ * tokens: [n_steps][n_layers][n_src ? n_src : 1][n_experts] token-expert assignments.
+ * n_src = 0: one row of counts per step and layer, for a whole EP group; n_src = ep: one
+ * row per source rank of the EP group. Owned by the caller; must outlive the router. */
+typedef struct route_trace {
+    int n_steps, n_layers, n_experts, n_src;
+    const int64_t *tokens;
+} route_trace;
+
+/* What the command hands the models beyond the scenario. */
+typedef struct route_input {
+    const route_trace *trace;        /* routing.model = trace; else NULL */
+} route_input;
+
+/* One (step, layer, EP group) draw. */
+typedef struct route_draw {
+    int step, layer, group;
+    int n_src;                       /* source GPUs (the EP group) */
+    int64_t tokens_per_src;
+    int n_experts, top_k;
+    double capacity_factor;          /* routing.capacity_factor */
+    const double *p;                 /* [n_experts] the router's probabilities */
+} route_draw;
+
 typedef struct route_model {
     const char *name;
     size_t state_size;
-    sim_status (*init)(void *state, const scn_config *c, sim_err *err);
-    void (*fini)(void *state);
-    /* counts: [n_src][n_experts], written whole. */
-    sim_status (*sample)(void *state, gsl_rng *rng, int step, int layer, int n_src,
-                         int64_t tokens_per_src, int n_experts, int top_k, int64_t *counts);
+    /* rng: the popularity stream (zipf rank shuffles, Dirichlet draws); in may be NULL. */
+    sim_status (*init)(void *state, const scn_config *c, const route_input *in, gsl_rng *rng,
+                       sim_err *err);
+    void (*fini)(void *state);       /* safe after a failed init; may be NULL */
+    /* The router's probabilities in (step, layer), before dynamics: p[n_experts], sum 1. */
+    void (*probs)(void *state, int step, int layer, int n_experts, double *p);
+    /* Optional: draws counts[n_src][n_experts] itself. Used only when no node constraint
+     * and no dynamics is active; NULL: the shared top-k sampler draws from probs. */
+    sim_status (*sample)(void *state, gsl_rng *rng, const route_draw *d, int64_t *counts);
 } route_model;
 
-extern const route_model route_uniform;
+extern const route_model route_uniform, route_zipf, route_dirichlet, route_hot, route_trace_model,
+    route_expert_choice;
 const route_model *route_model_find(const char *name);   /* NULL if unknown */
 
-/* One step's routing for the whole cluster, after capacity dropping. */
+/* Node structure of one EP group for the constrained samplers. */
+typedef struct route_nodes {
+    int n_experts;
+    const int *node_of;              /* [n_experts]: node (0-based within the group) */
+    int node_limit;                  /* 0: none; else each token's experts on <= this many */
+    int group_nodes;                 /* 0: none; else two-level over groups of this many */
+} route_nodes;
+
+/* The shared top-k sampler: for each of d->n_src sources and each of its tokens, k distinct
+ * experts drawn one after another with probability proportional to p among those still
+ * allowed (a Plackett-Luce / sequential draw without replacement, the law of Gumbel-top-k);
+ * nodes may be NULL (no constraint). Writes counts[n_src][n_experts] whole. */
+sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_nodes *nodes,
+                             int64_t *counts);
+
+/* One step's routing for the whole cluster, after capacity dropping and placement. */
 typedef struct route_result {
     int n_layers, n_gpus, n_experts, ep;
     int64_t tokens_per_gpu;
     int64_t *counts;       /* [layer][gpu][expert]: assignments from gpu kept for expert */
     int64_t *dropped;      /* [layer][gpu][expert]: assignments from gpu dropped */
+    /* Placement (models/place.h). n_slots = 0: no slot table, slot = expert and experts
+     * lie contiguously, E/ep per GPU. Otherwise every EP group has n_slots expert slots,
+     * n_slots/ep per GPU (slot i on EP rank i / (n_slots/ep)), each holding one replica. */
+    int n_slots;
+    int *slot_expert;      /* [layer][n_slots]: expert in each slot, -1 empty */
+    int64_t *slot_counts;  /* [layer][gpu][n_slots]: kept assignments from gpu to each slot */
 } route_result;
+
+/* Slots per EP group, and the row of assignments source gpu sends to each slot in layer l
+ * (the step builder reads placement only through these). */
+static inline int route_slots(const route_result *r)
+{
+    return r->n_slots ? r->n_slots : r->n_experts;
+}
+static inline const int64_t *route_slot_row(const route_result *r, int l, int gpu)
+{
+    size_t row = (size_t)l * r->n_gpus + gpu;
+    return r->n_slots ? r->slot_counts + row * r->n_slots : r->counts + row * r->n_experts;
+}
 
 /* Expert capacity per EP group, step and layer: ceil(C x group_tokens x k / E);
  * INT64_MAX when C = 0 (dropless). */
@@ -46,20 +115,55 @@ int64_t route_capacity(double capacity_factor, int64_t group_tokens, int top_k, 
 void route_apply_capacity(gsl_rng *rng, int n_src, int n_experts, int expert, int64_t cap,
                           int64_t *counts, int64_t *dropped);
 
-/* Draws the routing of one step for every layer and EP group from `rng`, then applies the
- * capacity limit drawing from `drop_rng` (a separate stream, so the routing does not change
- * with the capacity factor). out is allocated here; free with route_result_fini. */
-sim_status route_sample_step(const route_model *m, void *state, const scn_config *c,
-                             gsl_rng *rng, gsl_rng *drop_rng, int step, route_result *out,
-                             sim_err *err);
 void route_result_fini(route_result *r);
 
-/* The GPU (within the whole cluster) that holds `expert` for the EP group of `gpu`:
- * experts are placed contiguously, E/ep per GPU. */
-static inline int route_expert_gpu(const route_result *r, int gpu, int expert)
-{
-    int per_gpu = r->n_experts / r->ep;
-    return (gpu / r->ep) * r->ep + expert / per_gpu;
-}
+/* ---- the router: a model, its state, dynamics, cold experts, placement ---- */
+
+typedef struct route_router route_router;
+
+/* rng: the popularity stream (used only here, at creation). SIM_EINPUT when the scenario
+ * and the trace disagree; SIM_ENOMEM. */
+sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng *rng,
+                            route_router **out, sim_err *err);
+void route_router_free(route_router *rt);                 /* NULL: no-op */
+
+/* Draws step `step` (steps are drawn in order 0, 1, ...): routing from rng, capacity drops
+ * from drop_rng (a separate stream, so the routing does not change with the capacity
+ * factor), then the placement. out is allocated here; free with route_result_fini. */
+sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng *drop_rng,
+                               route_result *out, sim_err *err);
+
+/* The balanced counterfactual: every source sends every expert tokens x k / E (the
+ * remainder spread so that expert totals differ by at most one), with the same capacity
+ * and placement; drop_rng only draws which sources lose assignments when C < 1. */
+sim_status route_router_balanced(route_router *rt, gsl_rng *drop_rng, route_result *out,
+                                 sim_err *err);
+
+/* The probabilities the router used in the last sampled step for layer l: [n_experts]. */
+const double *route_router_probs(const route_router *rt, int layer);
+
+/* Feeds the realized routing of the step just sampled back: updates the cold-expert
+ * counters, then the dynamics for the next step (drift draws from dyn_rng). cold (may be
+ * NULL) receives [n_layers][n_experts] flags: 1 if the expert has been cold for
+ * routing.cold_steps consecutive steps up to and including this one. */
+void route_router_observe(route_router *rt, const route_result *r, gsl_rng *dyn_rng,
+                          uint8_t *cold);
+
+/* ---- metrics of one layer of one step ---- */
+
+typedef struct route_layer_stats {
+    double max_mean_load;    /* worst EP group: most loaded expert's routed assignments / mean */
+    double max_mean_gpu;     /* worst EP group: most loaded GPU's kept expert tokens / mean */
+    double cv;               /* std / mean of routed assignments per expert (cluster-wide) */
+    double entropy;          /* -sum f ln f / ln E, f = routed shares; 1 = uniform */
+    double aux_loss;         /* Switch aux loss E x sum f_i P_i (P = router probabilities) */
+    double dropped_fraction; /* dropped / routed assignments */
+    int cold_experts;        /* experts flagged cold (cold may be NULL: 0) */
+} route_layer_stats;
+
+/* Metrics of layer l. P: [n_experts] router probabilities; cold: [n_experts] flags or NULL;
+ * gpu_tokens (may be NULL): [n_gpus] kept assignments each GPU's experts process. */
+void route_layer_metrics(const route_result *r, int l, const double *P, const uint8_t *cold,
+                         route_layer_stats *out, int64_t *gpu_tokens);
 
 #endif

@@ -124,9 +124,44 @@ const sim_cfg_key scn_keys[] = {
      "GB", "memory per GPU held by the framework (CUDA context, NCCL, allocator)"},
 
     {"routing", "model", SIM_CFG_ENUM, OFF(routing.model), SZ(routing.model), 0, 0, 0,
-     "uniform", "uniform", "", "routing model"},
+     "uniform", "uniform|zipf|dirichlet|hot|trace|expert_choice", "",
+     "routing model (docs/ROUTING.md)"},
     {"routing", "capacity_factor", SIM_CFG_DOUBLE, OFF(routing.capacity_factor), 0, 0, 1e6, 0,
      "0", NULL, "", "expert capacity as a multiple of the balanced load; 0 = dropless"},
+    /* routing models, constraints, dynamics, cold experts; placement (issue 5) */
+    {"routing", "skew", SIM_CFG_DOUBLE, OFF(routing.skew), 0, 0, 100, 0, "1", NULL, "",
+     "zipf: expert popularity ~ 1/rank^skew (ranks shuffled per layer)"},
+    {"routing", "alpha", SIM_CFG_DOUBLE, OFF(routing.alpha), 0, 0, 1e6, SIM_CFG_MIN_OPEN, "1",
+     NULL, "", "dirichlet: concentration (small = spiky popularity)"},
+    {"routing", "hot_experts", SIM_CFG_INT, OFF(routing.hot_experts), 0, 1, 65536, 0, "1",
+     NULL, "experts", "hot: number of hot experts"},
+    {"routing", "hot_share", SIM_CFG_DOUBLE, OFF(routing.hot_share), 0, 0, 1, 0, "0.5", NULL,
+     "fraction", "hot: router probability mass of the hot experts together"},
+    {"routing", "trace", SIM_CFG_STRING, OFF(routing.trace), SZ(routing.trace), 0, 0,
+     SIM_CFG_OPTIONAL, NULL, NULL, "path",
+     "trace: CSV of routed tokens (relative to the scenario file's directory)"},
+    {"routing", "node_limit", SIM_CFG_INT, OFF(routing.node_limit), 0, 0, 65536, 0, "0", NULL,
+     "nodes", "node-limited routing: each token's experts on at most this many nodes; 0 = off"},
+    {"routing", "group_nodes", SIM_CFG_INT, OFF(routing.group_nodes), 0, 0, 65536, 0, "0",
+     NULL, "nodes", "two-level routing: a token picks a group of this many nodes, then its "
+     "experts inside it; 0 = off"},
+    {"routing", "dynamics", SIM_CFG_ENUM, OFF(routing.dynamics), SZ(routing.dynamics), 0, 0, 0,
+     "none", "none|drift|collapse", "", "how popularity evolves over steps"},
+    {"routing", "drift_sigma", SIM_CFG_DOUBLE, OFF(routing.drift_sigma), 0, 0, 10, 0, "0.1",
+     NULL, "", "drift: std dev of each expert's log-popularity step per training step"},
+    {"routing", "collapse_gain", SIM_CFG_DOUBLE, OFF(routing.collapse_gain), 0, 1, 100, 0, "2",
+     NULL, "", "collapse: rich-get-richer exponent applied to last step's shares"},
+    {"routing", "balance_alpha", SIM_CFG_DOUBLE, OFF(routing.balance_alpha), 0, 0, 1, 0, "0.6",
+     NULL, "", "collapse: balancing pull toward uniform (0 = none, 1 = always uniform)"},
+    {"routing", "cold_threshold", SIM_CFG_DOUBLE, OFF(routing.cold_threshold), 0, 0, 1, 0,
+     "0.1", NULL, "x 1/E", "an expert is cold in a step below this share of the balanced share"},
+    {"routing", "cold_steps", SIM_CFG_INT, OFF(routing.cold_steps), 0, 1, 1000000, 0, "1",
+     NULL, "steps", "consecutive cold steps before an expert is flagged"},
+    {"placement", "policy", SIM_CFG_ENUM, OFF(placement.policy), SZ(placement.policy), 0, 0, 0,
+     "contiguous", "contiguous|round_robin", "", "where each expert's home copy lives"},
+    {"placement", "spare_slots", SIM_CFG_INT, OFF(placement.spare_slots), 0, 0, 4096, 0, "0",
+     NULL, "slots", "extra expert slots per GPU, filled with replicas of the hottest experts "
+     "(EPLB-style); 0 = no replication"},
 
     {"network", "model", SIM_CFG_ENUM, OFF(network.model), SZ(network.model), 0, 0, 0,
      "analytic", "analytic", "", "how flows share links"},
@@ -236,5 +271,47 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
     if (E % c->parallel.ep != 0)
         return fail(bad_key, err, "parallel.ep",
                     "expected a divisor of model.experts = %d (got %d)", E, c->parallel.ep);
+    /* routing (issue 5): models, constraints and dynamics that fit together */
+    const char *rm = c->routing.model;
+    int counts_given = strcmp(rm, "trace") == 0 || strcmp(rm, "expert_choice") == 0;
+    if (strcmp(rm, "hot") == 0 && c->routing.hot_experts >= E)
+        return fail(bad_key, err, "routing.hot_experts",
+                    "expected fewer than model.experts = %d (got %d)", E,
+                    c->routing.hot_experts);
+    if (strcmp(rm, "trace") == 0 && c->routing.trace[0] == '\0')
+        return fail(bad_key, err, "routing.model",
+                    "trace needs routing.trace, the path of a trace CSV");
+    if (c->routing.node_limit > 0 && c->routing.group_nodes > 0)
+        return fail(bad_key, err, "routing.group_nodes",
+                    "expected 0 when routing.node_limit is set (one node constraint at a time)");
+    if (counts_given && (c->routing.node_limit > 0 || c->routing.group_nodes > 0))
+        return fail(bad_key, err,
+                    c->routing.node_limit > 0 ? "routing.node_limit" : "routing.group_nodes",
+                    "expected 0 with routing.model = %s (its counts are given, not drawn)", rm);
+    if (counts_given && strcmp(c->routing.dynamics, "none") != 0)
+        return fail(bad_key, err, "routing.dynamics",
+                    "expected none with routing.model = %s (got %s)", rm, c->routing.dynamics);
+    if (c->routing.node_limit > 0 || c->routing.group_nodes > 0) {
+        const char *key = c->routing.node_limit > 0 ? "routing.node_limit" : "routing.group_nodes";
+        int gpn = c->cluster.gpus_per_node, ep = c->parallel.ep;
+        if (ep % gpn != 0)
+            return fail(bad_key, err, key,
+                        "needs EP groups of whole nodes: parallel.ep = %d is not a multiple of "
+                        "cluster.gpus_per_node = %d", ep, gpn);
+        int nodes = ep / gpn, per_node = E / nodes, m = c->routing.node_limit;
+        if (m == 0) {
+            m = c->routing.group_nodes;
+            if (nodes % m != 0)
+                return fail(bad_key, err, key,
+                            "expected a divisor of the %d nodes of an EP group (got %d)", nodes,
+                            m);
+        }
+        if (m > nodes)
+            m = nodes;
+        if ((int64_t)m * per_node < c->model.top_k)
+            return fail(bad_key, err, key,
+                        "%d node(s) hold %d experts, fewer than model.top_k = %d", m,
+                        m * per_node, c->model.top_k);
+    }
     return SIM_OK;
 }

@@ -77,7 +77,25 @@ typedef struct scn_config {
     struct {
         char model[32];
         double capacity_factor;  /* 0 = dropless */
+        /* routing models, constraints, dynamics (issue 5; docs/ROUTING.md) */
+        double skew;             /* zipf exponent */
+        double alpha;            /* dirichlet concentration */
+        int hot_experts;
+        double hot_share;        /* router probability mass of the hot experts */
+        char trace[256];         /* trace CSV path; "" = none */
+        int node_limit;          /* 0 = off; else experts of a token on <= this many nodes */
+        int group_nodes;         /* 0 = off; else two-level routing over groups of nodes */
+        char dynamics[16];       /* none | drift | collapse */
+        double drift_sigma;      /* std dev of the log-popularity step */
+        double collapse_gain;    /* rich-get-richer exponent (>= 1) */
+        double balance_alpha;    /* pull toward uniform, [0, 1] */
+        double cold_threshold;   /* cold: share below this x 1/E */
+        int cold_steps;          /* ... for this many consecutive steps */
     } routing;
+    struct {
+        char policy[16];         /* contiguous | round_robin */
+        int spare_slots;         /* replica slots per GPU (load-aware replication) */
+    } placement;
     struct {
         char model[32];          /* network model name (sim/net.h) */
     } network;

@@ -29,7 +29,7 @@ typedef struct ctx {
     const gemm_model *gm;
     const gemm_calib *calib;  /* measured GEMM times, or NULL */
     int dt;               /* GEMM operand bytes: 2 bf16, 1 fp8 */
-    int64_t *mbuf;        /* [experts] scratch: tokens of each local expert */
+    int64_t *mbuf;        /* [slots] scratch: tokens of each local expert slot */
     int n;                /* GPUs */
     int64_t T;            /* tokens per GPU */
     sim_id *stream;       /* [n] compute stream of each GPU */
@@ -156,22 +156,22 @@ static double unpermute_s(const ctx *x)
 }
 
 /* Experts held by GPU g in layer l, each over the tokens routed to it (one launch per
- * expert): up (or gate+up) projection, activation, down projection. */
+ * expert replica): up (or gate+up) projection, activation, down projection. */
 static double experts_s(const ctx *x, int l, int g, int backward)
 {
     const scn_config *c = x->c;
     const route_result *r = x->r;
     int64_t d = c->model.hidden, f = c->model.ffn_expert;
     int64_t up = c->model.swiglu ? 2 * f : f;
-    int per_gpu = r->n_experts / r->ep;
+    /* the expert slots (placement, models/place.h) on g, each a replica's token share */
+    int per_gpu = route_slots(r) / r->ep;
     int g0 = (g / r->ep) * r->ep, first = (g - g0) * per_gpu;
-    size_t layer = (size_t)l * r->n_gpus * r->n_experts;
     double t = 0;
     int64_t total = 0;
     for (int e = first; e < first + per_gpu; e++) {
         int64_t m = 0;
         for (int s = g0; s < g0 + r->ep; s++)
-            m += r->counts[layer + (size_t)s * r->n_experts + e];
+            m += route_slot_row(r, l, s)[e];
         x->mbuf[e - first] = m;
         total += m;
         if (m == 0 || c->gemm.grouped)
@@ -206,9 +206,9 @@ static sim_id work(ctx *x, int g, double seconds, int cat)
 static double a2a_bytes(const ctx *x, int l, int src, int dst)
 {
     const route_result *r = x->r;
-    int per_gpu = r->n_experts / r->ep;
+    int per_gpu = route_slots(r) / r->ep;          /* the expert slots on dst */
     int first = (dst % r->ep) * per_gpu;
-    const int64_t *row = r->counts + ((size_t)l * r->n_gpus + src) * r->n_experts;
+    const int64_t *row = route_slot_row(r, l, src);
     int64_t tok = 0;
     for (int e = first; e < first + per_gpu; e++)
         tok += row[e];
@@ -359,7 +359,7 @@ sim_status step_simulate_calibrated(const scn_config *c, const route_result *r,
     x.n_in = sim_malloc((size_t)x.n * sizeof *x.n_in);
     x.in_flows = sim_malloc((size_t)x.n * r->ep * sizeof *x.in_flows);
     x.ring = sim_malloc(2 * (size_t)x.n * sizeof *x.ring);
-    x.mbuf = sim_malloc((size_t)c->model.experts * sizeof *x.mbuf);
+    x.mbuf = sim_malloc((size_t)route_slots(r) * sizeof *x.mbuf);
     res.gpu_busy_s = sim_calloc((size_t)x.n, sizeof *res.gpu_busy_s);
     if (!x.stream || !x.prev || !x.n_in || !x.in_flows || !x.ring || !x.mbuf ||
         !res.gpu_busy_s) {

@@ -90,8 +90,37 @@ static const char schema_v1[] =
     "CREATE INDEX runs_name ON runs(name);\n"
     "PRAGMA user_version = 1;\n";
 
+/* Schema 2: routing metrics per step and layer, tokens per GPU, cold experts. */
+static const char schema_v2[] =
+    "CREATE TABLE routing_layer (\n"
+    "  run_id            INTEGER NOT NULL,\n"
+    "  step              INTEGER NOT NULL,\n"
+    "  layer             INTEGER NOT NULL,\n"
+    "  max_mean_load     REAL NOT NULL,\n"
+    "  max_mean_gpu_load REAL NOT NULL,\n"
+    "  cv                REAL NOT NULL,\n"
+    "  entropy           REAL NOT NULL,\n"
+    "  aux_loss          REAL NOT NULL,\n"
+    "  dropped_fraction  REAL NOT NULL,\n"
+    "  cold_experts      INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, step, layer),\n"
+    "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE TABLE gpu_load (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  step   INTEGER NOT NULL,\n"
+    "  layer  INTEGER NOT NULL,\n"
+    "  gpu    INTEGER NOT NULL,\n"
+    "  tokens INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, step, layer, gpu),\n"
+    "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE\n"
+    ");\n"
+    "ALTER TABLE expert_load ADD COLUMN cold INTEGER;\n" /* NULL: not reported (schema 1) */
+    "PRAGMA user_version = 2;\n";
+
 static const res_migration migrations[] = {
     {0, schema_v1},
+    {1, schema_v2},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -358,7 +387,8 @@ struct sqlite3 *res_db_handle(res_db *db)
 
 /* ---- writing a run ---- */
 
-enum { ST_RUN, ST_STEP, ST_BREAKDOWN, ST_GPU, ST_EXPERT, ST_METRIC, ST_COUNT };
+enum { ST_RUN, ST_STEP, ST_BREAKDOWN, ST_GPU, ST_EXPERT, ST_METRIC, ST_LAYER, ST_GPU_LOAD,
+       ST_COUNT };
 
 static const char *const insert_sql[ST_COUNT] = {
     [ST_RUN] = "INSERT INTO runs (name, scenario, resolved, seed, version, started_at, wall_s, "
@@ -369,9 +399,14 @@ static const char *const insert_sql[ST_COUNT] = {
     [ST_BREAKDOWN] = "INSERT INTO breakdown (run_id, step, category, category_index, seconds) "
                      "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_GPU] = "INSERT INTO gpu_busy (run_id, step, gpu, busy_s) VALUES (?1, ?2, ?3, ?4)",
-    [ST_EXPERT] = "INSERT INTO expert_load (run_id, step, layer, expert, tokens, dropped) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_EXPERT] = "INSERT INTO expert_load (run_id, step, layer, expert, tokens, dropped, "
+                  "cold) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_METRIC] = "INSERT INTO metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
+    [ST_LAYER] = "INSERT INTO routing_layer (run_id, step, layer, max_mean_load, "
+                 "max_mean_gpu_load, cv, entropy, aux_loss, dropped_fraction, cold_experts) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_GPU_LOAD] = "INSERT INTO gpu_load (run_id, step, layer, gpu, tokens) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 /* The uint64 seed as the int64 with the same bits (two's complement), without relying on
@@ -400,6 +435,7 @@ static void check_run(const res_run *run)
         assert(run->n_categories == 0 || s->breakdown_s);
         assert(run->n_gpus == 0 || s->gpu_busy_s);
         assert(!s->expert_dropped || s->expert_tokens);
+        assert(!s->expert_cold || s->expert_tokens);
         assert(s->events <= (uint64_t)INT64_MAX);
     }
 }
@@ -412,6 +448,36 @@ static int insert_row(sqlite3_stmt *st)
     if (rc != SQLITE_DONE)
         return rc;
     return sqlite3_reset(st);
+}
+
+/* Schema 2: the step's routing metrics per layer and tokens per GPU and layer. */
+static int write_routing(sqlite3_stmt **st, int64_t id, const res_run *run, const res_step *s)
+{
+    int rc = SQLITE_OK;
+    sqlite3_stmt *q = st[ST_LAYER];
+    for (int l = 0; s->layers && l < run->n_layers; l++) {
+        const res_layer *m = &s->layers[l];
+        if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+            (rc = sqlite3_bind_int(q, 3, l)) ||
+            (rc = sqlite3_bind_double(q, 4, m->max_mean_load)) ||
+            (rc = sqlite3_bind_double(q, 5, m->max_mean_gpu_load)) ||
+            (rc = sqlite3_bind_double(q, 6, m->cv)) ||
+            (rc = sqlite3_bind_double(q, 7, m->entropy)) ||
+            (rc = sqlite3_bind_double(q, 8, m->aux_loss)) ||
+            (rc = sqlite3_bind_double(q, 9, m->dropped_fraction)) ||
+            (rc = sqlite3_bind_int(q, 10, m->cold_experts)) || (rc = insert_row(q)))
+            return rc;
+    }
+    q = st[ST_GPU_LOAD];
+    for (int l = 0; s->gpu_tokens && l < run->n_layers; l++)
+        for (int g = 0; g < run->n_gpus; g++) {
+            if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+                (rc = sqlite3_bind_int(q, 3, l)) || (rc = sqlite3_bind_int(q, 4, g)) ||
+                (rc = sqlite3_bind_int64(q, 5, s->gpu_tokens[(size_t)l * run->n_gpus + g])) ||
+                (rc = insert_row(q)))
+                return rc;
+        }
+    return SQLITE_OK;
 }
 
 static int write_step(sqlite3_stmt **st, int64_t id, const res_run *run, const res_step *s)
@@ -444,7 +510,7 @@ static int write_step(sqlite3_stmt **st, int64_t id, const res_run *run, const r
     }
 
     if (!s->expert_tokens)
-        return SQLITE_OK;
+        return write_routing(st, id, run, s);
     q = st[ST_EXPERT];
     for (int l = 0; l < run->n_layers; l++) {
         for (int e = 0; e < run->n_experts; e++) {
@@ -454,11 +520,13 @@ static int write_step(sqlite3_stmt **st, int64_t id, const res_run *run, const r
                 (rc = sqlite3_bind_int64(q, 5, s->expert_tokens[k])) ||
                 (rc = s->expert_dropped ? sqlite3_bind_int64(q, 6, s->expert_dropped[k])
                                         : sqlite3_bind_null(q, 6)) ||
+                (rc = s->expert_cold ? sqlite3_bind_int(q, 7, s->expert_cold[k])
+                                     : sqlite3_bind_null(q, 7)) ||
                 (rc = insert_row(q)))
                 return rc;
         }
     }
-    return SQLITE_OK;
+    return write_routing(st, id, run, s);
 }
 
 sim_status res_db_write_run(res_db *db, const res_run *run, int64_t *run_id, sim_err *err)

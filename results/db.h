@@ -15,9 +15,20 @@
 
 #include "sim/err.h"
 
-#define RES_SCHEMA_VERSION 1
+#define RES_SCHEMA_VERSION 2
 
 typedef struct res_db res_db;
+
+/* Routing metrics of one MoE layer in one step (schema 2; docs/ROUTING.md defines them). */
+typedef struct res_layer {
+    double max_mean_load;            /* worst EP group: busiest expert / mean (routed) */
+    double max_mean_gpu_load;        /* worst EP group: busiest GPU / mean (kept tokens) */
+    double cv;                       /* coefficient of variation of expert loads */
+    double entropy;                  /* normalized routing entropy, 1 = uniform */
+    double aux_loss;                 /* Switch aux loss E sum f_i P_i */
+    double dropped_fraction;
+    int cold_experts;
+} res_layer;
 
 /* One simulated training step. Arrays are indexed as documented; counts live in res_run. */
 typedef struct res_step {
@@ -31,6 +42,11 @@ typedef struct res_step {
     const double *gpu_busy_s;        /* [n_gpus]: compute-stream busy time */
     const int64_t *expert_tokens;    /* [n_layers * n_experts], after dropping; may be NULL */
     const int64_t *expert_dropped;   /* [n_layers * n_experts]; may be NULL */
+    /* schema 2 (routing); each may be NULL */
+    const res_layer *layers;         /* [n_layers] */
+    const int64_t *gpu_tokens;       /* [n_layers * n_gpus] kept assignments per GPU */
+    const uint8_t *expert_cold;      /* [n_layers * n_experts] 1 = flagged cold; only with
+                                        expert_tokens */
 } res_step;
 
 /* A named scalar of the run (e.g. "tokens_per_s_per_gpu"). */

@@ -222,7 +222,8 @@ static void test_bad_scenarios(void **state)
          "--set: parallel.ep: expected a divisor of model.experts = 6 (got 4)"},
         {"", "--set model.hidden=0", "--set: model.hidden: expected a value between 1 and"},
         {"[routing]\nmodel = zipfian\n", "",
-         "bad.ini:2: routing.model: expected one of: uniform (got \"zipfian\")"},
+         "bad.ini:2: routing.model: expected one of: uniform, zipf, dirichlet, hot, trace, "
+         "expert_choice (got \"zipfian\")"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_file("bad.ini", cases[i].text);

@@ -460,7 +460,7 @@ static void test_reopen_keeps_rows(void **state)
     assert_int_equal(rows_of_run(res_db_handle(db), a), 32);
     int64_t b = write_ok(db, &run);
     assert_true(b > a);
-    assert_int_equal(q_int(res_db_handle(db), "PRAGMA user_version", 0), 1);
+    assert_int_equal(q_int(res_db_handle(db), "PRAGMA user_version", 0), RES_SCHEMA_VERSION);
     res_db_close(db);
 }
 
@@ -599,12 +599,12 @@ static void test_newer_schema_is_refused(void **state)
     const char *path = fpath(f, 0, "r.db");
     res_db_close(open_ok(path));
     sqlite3 *c = raw_open(path);
-    assert_int_equal(sqlite3_exec(c, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(c, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
 
     char want[512];
     snprintf(want, sizeof want,
-             "%s: written by a newer moesim (schema 2, this one reads up to 1)", path);
+             "%s: written by a newer moesim (schema 3, this one reads up to 2)", path);
     res_db *db = NULL;
     sim_err err = {0};
     assert_int_equal(res_db_open(path, &db, &err), SIM_EDB);

@@ -1,0 +1,276 @@
+/* models/route_router.c: the router: one routing model's state, routing dynamics over
+ * steps (drift, collapse), cold-expert counters, capacity and placement of each step's
+ * draw, and the balanced counterfactual. Formulas: docs/ROUTING.md. */
+#include <assert.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <string.h>
+
+#include "models/place.h"
+#include "models/route.h"
+#include "sim/alloc.h"
+
+enum { DYN_NONE, DYN_DRIFT, DYN_COLLAPSE };
+
+struct route_router {
+    scn_config c;
+    const route_model *m;
+    void *state;
+    int inited;
+    int L, E, n, ep, k;
+    int64_t T;
+    int dyn;
+    double *p;             /* [L][E] probabilities of the current step */
+    int *cold_run;         /* [L][E] consecutive cold steps */
+    place_policy pol;
+    int spare, n_slots;    /* n_slots = 0: contiguous, no replicas, no slot table */
+    int *node_of;          /* [E] node within the EP group of each expert's home */
+    route_nodes nodes;
+    int constrained;
+    double *loads;         /* [E] scratch */
+    int *scratch;          /* [n_slots + E + 1] */
+};
+
+void route_router_free(route_router *rt)
+{
+    if (!rt)
+        return;
+    if (rt->inited && rt->m->fini)
+        rt->m->fini(rt->state);
+    sim_free(rt->state);
+    sim_free(rt->p);
+    sim_free(rt->cold_run);
+    sim_free(rt->node_of);
+    sim_free(rt->loads);
+    sim_free(rt->scratch);
+    sim_free(rt);
+}
+
+sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng *rng,
+                            route_router **out, sim_err *err)
+{
+    const route_model *m = route_model_find(c->routing.model);
+    assert(m && "scn_resolve checked the model name");
+    route_router *rt = sim_calloc(1, sizeof *rt);
+    if (!rt)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory (router)");
+    rt->c = *c;
+    rt->m = m;
+    rt->L = c->model.layers;
+    rt->E = c->model.experts;
+    rt->n = scn_world(c);
+    rt->ep = c->parallel.ep;
+    rt->k = c->model.top_k;
+    rt->T = (int64_t)c->training.seq_len * c->training.micro_batch;
+    rt->dyn = strcmp(c->routing.dynamics, "drift") == 0      ? DYN_DRIFT
+              : strcmp(c->routing.dynamics, "collapse") == 0 ? DYN_COLLAPSE
+                                                             : DYN_NONE;
+    int bad_policy = place_policy_find(c->placement.policy, &rt->pol);
+    assert(!bad_policy && "the key table lists the policies");
+    (void)bad_policy;
+    rt->spare = c->placement.spare_slots;
+    if (rt->pol != PLACE_CONTIGUOUS || rt->spare > 0)
+        rt->n_slots = place_n_slots(rt->ep, rt->E, rt->spare);
+    size_t LE = (size_t)rt->L * rt->E;
+    rt->state = m->state_size ? sim_calloc(1, m->state_size) : NULL;
+    rt->p = sim_malloc(LE * sizeof *rt->p);
+    rt->cold_run = sim_calloc(LE, sizeof *rt->cold_run);
+    rt->node_of = sim_malloc((size_t)rt->E * sizeof *rt->node_of);
+    rt->loads = sim_malloc((size_t)rt->E * sizeof *rt->loads);
+    rt->scratch = sim_malloc(((size_t)rt->n_slots + rt->E + 1) * sizeof *rt->scratch);
+    sim_status st;
+    if ((m->state_size && !rt->state) || !rt->p || !rt->cold_run || !rt->node_of ||
+        !rt->loads || !rt->scratch) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory (router)");
+        goto fail;
+    }
+    if (m->init) {
+        rt->inited = 1;
+        st = m->init(rt->state, c, in, rng, err);
+        if (st != SIM_OK)
+            goto fail;
+    }
+    int gpn = c->cluster.gpus_per_node;
+    for (int e = 0; e < rt->E; e++)
+        rt->node_of[e] = place_home_rank(rt->pol, rt->ep, rt->E, e) / gpn;
+    rt->nodes = (route_nodes){.n_experts = rt->E, .node_of = rt->node_of,
+                              .node_limit = c->routing.node_limit,
+                              .group_nodes = c->routing.group_nodes};
+    rt->constrained = c->routing.node_limit > 0 || c->routing.group_nodes > 0;
+    /* dynamics start from the model's probabilities of step 0 */
+    for (int l = 0; l < rt->L; l++)
+        m->probs(rt->state, 0, l, rt->E, rt->p + (size_t)l * rt->E);
+    *out = rt;
+    return SIM_OK;
+fail:
+    route_router_free(rt);
+    return st;
+}
+
+const double *route_router_probs(const route_router *rt, int layer)
+{
+    return rt->p + (size_t)layer * rt->E;
+}
+
+static sim_status alloc_result(const route_router *rt, route_result *r)
+{
+    *r = (route_result){.n_layers = rt->L, .n_gpus = rt->n, .n_experts = rt->E,
+                        .ep = rt->ep, .tokens_per_gpu = rt->T};
+    size_t cells = (size_t)rt->L * rt->n * rt->E;
+    r->counts = sim_malloc(cells * sizeof *r->counts);
+    r->dropped = sim_calloc(cells, sizeof *r->dropped);
+    if (!r->counts || !r->dropped)
+        return SIM_ENOMEM;
+    if (rt->n_slots) {
+        r->n_slots = rt->n_slots;
+        r->slot_expert = sim_malloc((size_t)rt->L * rt->n_slots * sizeof *r->slot_expert);
+        r->slot_counts =
+            sim_malloc((size_t)rt->L * rt->n * rt->n_slots * sizeof *r->slot_counts);
+        if (!r->slot_expert || !r->slot_counts)
+            return SIM_ENOMEM;
+    }
+    return SIM_OK;
+}
+
+/* Capacity on every expert of every layer and EP group, then the placement. */
+static sim_status finish(route_router *rt, gsl_rng *drop_rng, route_result *r)
+{
+    size_t per_layer = (size_t)rt->n * rt->E;
+    int64_t cap = route_capacity(rt->c.routing.capacity_factor, rt->T * rt->ep, rt->k, rt->E);
+    for (int l = 0; l < rt->L && cap != INT64_MAX; l++)
+        for (int g0 = 0; g0 < rt->n; g0 += rt->ep)
+            for (int e = 0; e < rt->E; e++)
+                route_apply_capacity(drop_rng, rt->ep, rt->E, e, cap,
+                                     r->counts + l * per_layer + (size_t)g0 * rt->E,
+                                     r->dropped + l * per_layer + (size_t)g0 * rt->E);
+    if (!rt->n_slots)
+        return SIM_OK;
+    for (int l = 0; l < rt->L; l++) {
+        /* replication plans by the tokens that reach each expert, cluster-wide */
+        for (int e = 0; e < rt->E; e++)
+            rt->loads[e] = 0;
+        for (int g = 0; g < rt->n; g++)
+            for (int e = 0; e < rt->E; e++)
+                rt->loads[e] += (double)r->counts[l * per_layer + (size_t)g * rt->E + e];
+        int *slots = r->slot_expert + (size_t)l * rt->n_slots;
+        if (place_plan(rt->pol, rt->ep, rt->E, rt->spare, rt->loads, slots) != SIM_OK)
+            return SIM_ENOMEM;
+        for (int g0 = 0; g0 < rt->n; g0 += rt->ep)
+            place_split(rt->E, rt->n_slots, slots, rt->ep,
+                        r->counts + l * per_layer + (size_t)g0 * rt->E,
+                        r->slot_counts + ((size_t)l * rt->n + g0) * rt->n_slots,
+                        rt->scratch);
+    }
+    return SIM_OK;
+}
+
+sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng *drop_rng,
+                               route_result *out, sim_err *err)
+{
+    route_result r;
+    sim_status st = alloc_result(rt, &r);
+    if (st != SIM_OK)
+        goto fail;
+    if (rt->dyn == DYN_NONE)
+        for (int l = 0; l < rt->L; l++)
+            rt->m->probs(rt->state, step, l, rt->E, rt->p + (size_t)l * rt->E);
+    int direct = rt->m->sample && !rt->constrained && rt->dyn == DYN_NONE;
+    size_t per_layer = (size_t)rt->n * rt->E;
+    for (int l = 0; l < rt->L; l++) {
+        for (int g0 = 0; g0 < rt->n; g0 += rt->ep) {
+            route_draw d = {.step = step, .layer = l, .group = g0 / rt->ep, .n_src = rt->ep,
+                            .tokens_per_src = rt->T, .n_experts = rt->E, .top_k = rt->k,
+                            .capacity_factor = rt->c.routing.capacity_factor,
+                            .p = rt->p + (size_t)l * rt->E};
+            int64_t *cnt = r.counts + l * per_layer + (size_t)g0 * rt->E;
+            st = direct ? rt->m->sample(rt->state, rng, &d, cnt)
+                        : route_topk_sample(rng, &d, rt->constrained ? &rt->nodes : NULL, cnt);
+            if (st != SIM_OK)
+                goto fail;
+        }
+    }
+    st = finish(rt, drop_rng, &r);
+    if (st != SIM_OK)
+        goto fail;
+    *out = r;
+    return SIM_OK;
+fail:
+    route_result_fini(&r);
+    return sim_err_set(err, st, "routing model %s failed: %s", rt->m->name,
+                       sim_status_text(st));
+}
+
+sim_status route_router_balanced(route_router *rt, gsl_rng *drop_rng, route_result *out,
+                                 sim_err *err)
+{
+    route_result r;
+    sim_status st = alloc_result(rt, &r);
+    if (st != SIM_OK)
+        goto fail;
+    int64_t per_src = rt->T * rt->k, base = per_src / rt->E, rem = per_src % rt->E;
+    for (int l = 0; l < rt->L; l++)
+        for (int g = 0; g < rt->n; g++) {
+            /* source s gives the remainder to experts s*rem .. s*rem+rem-1 (mod E), so
+             * over the group the extra assignments go round the experts evenly */
+            int64_t *row = r.counts + ((size_t)l * rt->n + g) * rt->E;
+            int64_t first = ((int64_t)(g % rt->ep) * rem) % rt->E;
+            for (int e = 0; e < rt->E; e++)
+                row[e] = base + (((e - first) % rt->E + rt->E) % rt->E < rem ? 1 : 0);
+        }
+    st = finish(rt, drop_rng, &r);
+    if (st != SIM_OK)
+        goto fail;
+    *out = r;
+    return SIM_OK;
+fail:
+    route_result_fini(&r);
+    return sim_err_set(err, st, "balanced counterfactual: %s", sim_status_text(st));
+}
+
+void route_router_observe(route_router *rt, const route_result *r, gsl_rng *dyn_rng,
+                          uint8_t *cold)
+{
+    size_t per_layer = (size_t)rt->n * rt->E;
+    double thr = rt->c.routing.cold_threshold / rt->E;
+    for (int l = 0; l < rt->L; l++) {
+        double *f = rt->loads, total = 0;
+        for (int e = 0; e < rt->E; e++)
+            f[e] = 0;
+        for (int g = 0; g < rt->n; g++)
+            for (int e = 0; e < rt->E; e++) {
+                size_t i = l * per_layer + (size_t)g * rt->E + e;
+                f[e] += (double)(r->counts[i] + r->dropped[i]);
+            }
+        for (int e = 0; e < rt->E; e++)
+            total += f[e];
+        for (int e = 0; e < rt->E; e++)
+            f[e] = total > 0 ? f[e] / total : 0;
+        int *run = rt->cold_run + (size_t)l * rt->E;
+        for (int e = 0; e < rt->E; e++) {
+            run[e] = f[e] < thr ? run[e] + 1 : 0;
+            if (cold)
+                cold[(size_t)l * rt->E + e] = run[e] >= rt->c.routing.cold_steps;
+        }
+        double *p = rt->p + (size_t)l * rt->E, sum = 0;
+        if (rt->dyn == DYN_DRIFT) {
+            /* log-popularity random walk: log p_e += sigma N(0,1), renormalized */
+            double mx = -INFINITY;
+            for (int e = 0; e < rt->E; e++) {
+                p[e] = p[e] > 0 ? log(p[e]) + gsl_ran_gaussian(dyn_rng, rt->c.routing.drift_sigma)
+                                : -INFINITY;
+                mx = fmax(mx, p[e]);
+            }
+            for (int e = 0; e < rt->E; e++)
+                sum += (p[e] = exp(p[e] - mx));
+            for (int e = 0; e < rt->E; e++)
+                p[e] /= sum;
+        } else if (rt->dyn == DYN_COLLAPSE) {
+            /* rich get richer: q ~ f^gain; balancing pulls toward uniform with alpha */
+            double a = rt->c.routing.balance_alpha, gain = rt->c.routing.collapse_gain;
+            for (int e = 0; e < rt->E; e++)
+                sum += (p[e] = pow(f[e], gain));
+            for (int e = 0; e < rt->E; e++)
+                p[e] = (1 - a) * (sum > 0 ? p[e] / sum : 1.0 / rt->E) + a / rt->E;
+        }
+    }
+}
