@@ -15,6 +15,8 @@ static const char plot_usage[] =
     "  load                 tokens per expert of one layer: kept, dropped, mean and the\n"
     "                       capacity line   [--run ID] [--layer L]\n"
     "  heatmap              routed tokens per expert (x) and layer (y) of one run   [--run ID]\n"
+    "  timeline             a Gantt chart of the first step: a row per GPU (first 16),\n"
+    "                       compute boxes and send strips coloured by category   [--run ID]\n"
     "  sweep                a metric against a scenario key, one line per value of a second\n"
     "                       key   --x section.key [--by section.key] [--metric NAME]\n"
     "\n"
@@ -82,12 +84,14 @@ int cli_plot(int argc, char **argv)
         s = res_plot_load(db, run, layer, out, &err);
     else if (!strcmp(kind, "heatmap"))
         s = res_plot_heatmap(db, run, out, &err);
+    else if (!strcmp(kind, "timeline"))
+        s = res_plot_timeline(db, run, out, &err);
     else if (!strcmp(kind, "sweep")) {
         if (!x)
             return cli_usage_error("plot", "--kind sweep needs --x section.key");
         s = res_plot_sweep(db, metric, x, by, out, &err);
     } else
-        return cli_usage_error("plot", "--kind: expected breakdown, load, heatmap or sweep (got \"%s\")",
+        return cli_usage_error("plot", "--kind: expected breakdown, load, heatmap, timeline or sweep (got \"%s\")",
                                kind);
     if (s != SIM_OK)
         return cli_fail(&err);

@@ -16,6 +16,7 @@
 #include "models/scenario.h"
 #include "models/step.h"
 #include "results/db.h"
+#include "results/trace.h"
 #include "sim/alloc.h"
 #include "sim/cfg.h"
 #include "sim/rng.h"
@@ -39,11 +40,14 @@ static const char run_usage[] =
     "  --json                   print one JSON object instead of the summary\n"
     "  --quiet                  no progress output on stderr\n"
     "  --skip-existing          do nothing if the database already holds a run of this\n"
-    "                           scenario with the same resolved keys (used by sweeps)\n";
+    "                           scenario with the same resolved keys (used by sweeps)\n"
+    "  --trace FILE.json        write the first step's tasks as a Chrome trace (open it in\n"
+    "                           ui.perfetto.dev or chrome://tracing)\n";
 
 typedef struct run_opts {
     const char *file;
     const char *db;
+    const char *trace;
     const char **sets;
     size_t n_sets;
     int json, quiet, skip_existing;
@@ -65,11 +69,14 @@ static int parse_args(int argc, char **argv, run_opts *o)
             o->quiet = 1;
         } else if (strcmp(a, "--skip-existing") == 0) {
             o->skip_existing = 1;
-        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--db") == 0) {
+        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--db") == 0 ||
+                   strcmp(a, "--trace") == 0) {
             if (i + 1 >= argc)
                 return cli_usage_error("run", "%s needs a value", a);
             if (a[2] == 's')
                 o->sets[o->n_sets++] = argv[++i];
+            else if (a[2] == 't')
+                o->trace = argv[++i];
             else
                 o->db = argv[++i];
         } else if (strncmp(a, "--set=", 6) == 0) {
@@ -256,7 +263,8 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
             memcpy(P + (size_t)l * E, route_router_probs(rt, l), (size_t)E * sizeof *P);
         route_router_observe(rt, &r, dyn_rng, t->expert_cold + (size_t)s * L * E);
         routing_metrics(c, &r, P, t, s);
-        st = step_simulate_calibrated(c, &r, calib, &t->steps[s], err);
+        step_opts so = {.calib = calib, .keep_spans = s == 0};   /* timeline and trace */
+        st = step_simulate_opts(c, &r, &so, &t->steps[s], err);
         route_result_fini(&r);
         if (st != SIM_OK)
             break;
@@ -332,6 +340,38 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
     s->imbalance_cost_percent = 100.0 * s->imbalance_cost_s / s->step_time_s;
 }
 
+/* GPUs whose tasks of the first step are stored for `moesim plot --kind timeline` */
+#define TIMELINE_GPUS 16
+
+/* The first step's tasks as a Chrome trace: a process per GPU with a compute track and a
+ * track of the messages it sends (async spans: they overlap). */
+static sim_status write_trace(const char *path, const char *name, const run_totals *t,
+                              int n_gpus, sim_err *err)
+{
+    res_trace *tr = NULL;
+    sim_status st = res_trace_open(path, &tr, err);
+    if (st != SIM_OK)
+        return st;
+    for (int g = 0; g < n_gpus; g++) {
+        char label[160];
+        snprintf(label, sizeof label, "GPU %d (%.100s)", g, name);
+        res_trace_name_process(tr, g, label, g);
+        res_trace_name_thread(tr, g, 0, "compute");
+        res_trace_name_thread(tr, g, 1, "sends");
+    }
+    const step_result *r = &t->steps[0];
+    for (size_t i = 0; i < r->n_spans; i++) {
+        const step_span *p = &r->spans[i];
+        const char *cat = step_category_names[p->category];
+        double ts = (double)p->start / 1e6, dur = (double)(p->end - p->start) / 1e6;
+        if (p->is_flow)
+            res_trace_async(tr, p->gpu, 1, (uint64_t)i, cat, cat, ts, dur, "bytes", p->bytes);
+        else
+            res_trace_complete(tr, p->gpu, 0, cat, cat, ts, dur, NULL, 0);
+    }
+    return res_trace_close(tr, err);
+}
+
 static sim_status store(const char *db_path, const char *name, const char *text,
                         const scn_config *c, const run_totals *t, const summary *s,
                         time_t started, int64_t *run_id, sim_err *err)
@@ -339,12 +379,29 @@ static sim_status store(const char *db_path, const char *name, const char *text,
     int n = scn_world(c), L = c->model.layers, E = c->model.experts;
     char *resolved = sim_cfg_format(scn_keys, scn_n_keys, c);
     res_step *steps = sim_calloc((size_t)t->n_steps, sizeof *steps);
+    res_span *spans = NULL;
+    size_t n_spans = 0;
     double (*bd)[STEP_N_CAT] = sim_calloc((size_t)t->n_steps, sizeof *bd);
     sim_status st = SIM_OK;
     res_db *db = NULL;
     if (!resolved || !steps || !bd) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory");
         goto done;
+    }
+    /* the timeline: step 0's tasks on the first TIMELINE_GPUS GPUs */
+    const step_result *r0 = &t->steps[0];
+    spans = sim_malloc((r0->n_spans ? r0->n_spans : 1) * sizeof *spans);
+    if (!spans) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < r0->n_spans; i++) {
+        const step_span *p = &r0->spans[i];
+        if (p->gpu < TIMELINE_GPUS)
+            spans[n_spans++] = (res_span){.gpu = p->gpu, .stream = p->is_flow,
+                                          .category_index = p->category,
+                                          .start_s = sim_time_to_s(p->start),
+                                          .end_s = sim_time_to_s(p->end), .bytes = p->bytes};
     }
     for (int i = 0; i < t->n_steps; i++) {
         const step_result *r = &t->steps[i];
@@ -364,6 +421,8 @@ static sim_status store(const char *db_path, const char *name, const char *text,
             .layers = t->layers + (size_t)i * L,
             .gpu_tokens = t->gpu_tokens + (size_t)i * L * n,
             .expert_cold = t->expert_cold + (size_t)i * L * E,
+            .spans = i == 0 ? spans : NULL,
+            .n_spans = i == 0 ? n_spans : 0,
         };
     }
     res_metric metrics[] = {
@@ -413,6 +472,7 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         st = res_db_write_run(db, &run, run_id, err);
 done:
     res_db_close(db);
+    sim_free(spans);
     sim_free(resolved);
     sim_free(steps);
     sim_free(bd);
@@ -563,6 +623,8 @@ int cli_run(int argc, char **argv)
         goto out;
     t.wall_s = cli_now_s() - t0;
     summarize(&c, &t, &s);
+    if (o.trace && (st = write_trace(o.trace, name, &t, scn_world(&c), &err)) != SIM_OK)
+        goto out;
     st = store(o.db, name, text, &c, &t, &s, started, &run_id, &err);
     if (st != SIM_OK)
         goto out;

@@ -327,6 +327,31 @@ sim_status step_simulate(const scn_config *c, const route_result *r, step_result
 sim_status step_simulate_calibrated(const scn_config *c, const route_result *r,
                                     const gemm_calib *calib, step_result *out, sim_err *err)
 {
+    step_opts o = {.calib = calib};
+    return step_simulate_opts(c, r, &o, out, err);
+}
+
+/* Copies every finished task into res->spans. */
+static sim_status keep_spans(sim_engine *e, step_result *res, sim_err *err)
+{
+    size_t n = sim_engine_n_tasks(e);
+    res->spans = sim_malloc((n ? n : 1) * sizeof *res->spans);
+    if (!res->spans)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory keeping the step's tasks");
+    for (size_t i = 0; i < n; i++) {
+        const sim_record *rec = sim_engine_record(e, (sim_id)i);
+        res->spans[i] = (step_span){.gpu = rec->owner, .category = rec->category,
+                                    .is_flow = rec->kind == SIM_TASK_FLOW, .start = rec->start,
+                                    .end = rec->end, .bytes = rec->bytes};
+    }
+    res->n_spans = n;
+    return SIM_OK;
+}
+
+sim_status step_simulate_opts(const scn_config *c, const route_result *r, const step_opts *o,
+                              step_result *out, sim_err *err)
+{
+    const gemm_calib *calib = o ? o->calib : NULL;
     assert(r->n_gpus == scn_world(c) && r->n_experts == c->model.experts &&
            r->n_layers == c->model.layers && r->ep == c->parallel.ep);
     const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
@@ -452,6 +477,8 @@ sim_status step_simulate_calibrated(const scn_config *c, const route_result *r,
     for (int g = 0; g < x.n; g++)
         res.gpu_busy_s[g] = sim_time_to_s(sim_engine_resource_busy(x.e, x.stream[g]));
     load_metrics(r, &res);
+    if (o && o->keep_spans)
+        st = keep_spans(x.e, &res, err);
 done:
     if (st == SIM_OK)
         *out = res;
@@ -470,6 +497,9 @@ done:
 
 void step_result_fini(step_result *s)
 {
+    sim_free(s->spans);
+    s->spans = NULL;
+    s->n_spans = 0;
     sim_free(s->gpu_busy_s);
     s->gpu_busy_s = NULL;
 }

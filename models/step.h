@@ -34,6 +34,15 @@ typedef enum {
 
 extern const char *const step_category_names[STEP_N_CAT];
 
+/* One finished task of a step, for traces and timelines. */
+typedef struct step_span {
+    int32_t gpu;          /* the GPU computing, or the sender of a flow */
+    int16_t category;     /* step_category */
+    int8_t is_flow;       /* 0: compute stream, 1: a message on the network */
+    sim_time start, end;  /* picoseconds from the start of the step */
+    double bytes;         /* flows only */
+} step_span;
+
 typedef struct step_result {
     sim_time step_time;
     sim_time breakdown[STEP_N_CAT];   /* sums to step_time exactly */
@@ -43,15 +52,25 @@ typedef struct step_result {
     double tokens;                    /* tokens in the step, whole cluster */
     double dropped;                   /* token-expert assignments dropped */
     double max_mean_load;             /* max over layers and EP groups of max/mean load */
+    step_span *spans;                 /* every task, when asked for (step_opts); owned */
+    size_t n_spans;
 } step_result;
 
 /* Simulates one step with the given routing (r must match c's shape). */
+/* What to simulate with beyond the scenario and routing. */
+typedef struct step_opts {
+    const gemm_calib *calib;          /* measured GEMM times, or NULL */
+    int keep_spans;                   /* fill step_result.spans */
+} step_opts;
+
+sim_status step_simulate_opts(const scn_config *c, const route_result *r, const step_opts *o,
+                              step_result *out, sim_err *err);
 sim_status step_simulate(const scn_config *c, const route_result *r, step_result *out,
                          sim_err *err);
 /* The same, with GEMM times taken from a calibration table where it has them (NULL: none). */
 sim_status step_simulate_calibrated(const scn_config *c, const route_result *r,
                                     const gemm_calib *calib, step_result *out, sim_err *err);
-void step_result_fini(step_result *s);                /* frees gpu_busy_s */
+void step_result_fini(step_result *s);                /* frees gpu_busy_s and spans */
 
 /* Non-expert (replicated) and per-GPU expert parameter counts, as the step reduces them. */
 double step_dense_params(const scn_config *c);

@@ -118,9 +118,26 @@ static const char schema_v2[] =
     "ALTER TABLE expert_load ADD COLUMN cold INTEGER;\n" /* NULL: not reported (schema 1) */
     "PRAGMA user_version = 2;\n";
 
+/* Schema 3: the tasks of a step on its timeline (for Gantt charts). */
+static const char schema_v3[] =
+    "CREATE TABLE task_spans (\n"
+    "  run_id         INTEGER NOT NULL,\n"
+    "  step           INTEGER NOT NULL,\n"
+    "  gpu            INTEGER NOT NULL,\n"
+    "  stream         INTEGER NOT NULL,\n"      /* 0 compute, 1 network send */
+    "  category_index INTEGER NOT NULL,\n"
+    "  start_s        REAL NOT NULL,\n"
+    "  end_s          REAL NOT NULL,\n"
+    "  bytes          REAL NOT NULL,\n"
+    "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE INDEX task_spans_run ON task_spans(run_id, step, gpu);\n"
+    "PRAGMA user_version = 3;\n";
+
 static const res_migration migrations[] = {
     {0, schema_v1},
     {1, schema_v2},
+    {2, schema_v3},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -388,7 +405,7 @@ struct sqlite3 *res_db_handle(res_db *db)
 /* ---- writing a run ---- */
 
 enum { ST_RUN, ST_STEP, ST_BREAKDOWN, ST_GPU, ST_EXPERT, ST_METRIC, ST_LAYER, ST_GPU_LOAD,
-       ST_COUNT };
+       ST_SPAN, ST_COUNT };
 
 static const char *const insert_sql[ST_COUNT] = {
     [ST_RUN] = "INSERT INTO runs (name, scenario, resolved, seed, version, started_at, wall_s, "
@@ -407,6 +424,8 @@ static const char *const insert_sql[ST_COUNT] = {
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_GPU_LOAD] = "INSERT INTO gpu_load (run_id, step, layer, gpu, tokens) "
                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SPAN] = "INSERT INTO task_spans (run_id, step, gpu, stream, category_index, start_s, "
+                "end_s, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
 /* The uint64 seed as the int64 with the same bits (two's complement), without relying on
@@ -477,6 +496,18 @@ static int write_routing(sqlite3_stmt **st, int64_t id, const res_run *run, cons
                 (rc = insert_row(q)))
                 return rc;
         }
+    q = st[ST_SPAN];
+    for (size_t i = 0; s->spans && i < s->n_spans; i++) {
+        const res_span *p = &s->spans[i];
+        assert(p->category_index >= 0 && p->category_index < run->n_categories);
+        if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+            (rc = sqlite3_bind_int(q, 3, p->gpu)) || (rc = sqlite3_bind_int(q, 4, p->stream)) ||
+            (rc = sqlite3_bind_int(q, 5, p->category_index)) ||
+            (rc = sqlite3_bind_double(q, 6, p->start_s)) ||
+            (rc = sqlite3_bind_double(q, 7, p->end_s)) ||
+            (rc = sqlite3_bind_double(q, 8, p->bytes)) || (rc = insert_row(q)))
+            return rc;
+    }
     return SQLITE_OK;
 }
 

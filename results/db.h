@@ -15,7 +15,7 @@
 
 #include "sim/err.h"
 
-#define RES_SCHEMA_VERSION 2
+#define RES_SCHEMA_VERSION 3
 
 typedef struct res_db res_db;
 
@@ -29,6 +29,16 @@ typedef struct res_layer {
     double dropped_fraction;
     int cold_experts;
 } res_layer;
+
+/* One task of a step on the timeline (schema 3): a compute kernel on a GPU's stream, or a
+ * message the GPU sent. Times are seconds from the start of the step. */
+typedef struct res_span {
+    int gpu;
+    int stream;                      /* 0: compute, 1: network send */
+    int category_index;              /* index into res_run.category_names */
+    double start_s, end_s;
+    double bytes;                    /* messages only; 0 for compute */
+} res_span;
 
 /* One simulated training step. Arrays are indexed as documented; counts live in res_run. */
 typedef struct res_step {
@@ -47,6 +57,9 @@ typedef struct res_step {
     const int64_t *gpu_tokens;       /* [n_layers * n_gpus] kept assignments per GPU */
     const uint8_t *expert_cold;      /* [n_layers * n_experts] 1 = flagged cold; only with
                                         expert_tokens */
+    /* schema 3 (timeline); may be NULL */
+    const res_span *spans;           /* [n_spans] */
+    size_t n_spans;
 } res_step;
 
 /* A named scalar of the run (e.g. "tokens_per_s_per_gpu"). */

@@ -38,6 +38,12 @@ sim_status res_plot_heatmap(const char *db_path, int64_t run_id, const char *out
 sim_status res_plot_sweep(const char *db_path, const char *metric, const char *x_key,
                           const char *by_key, const char *out_path, sim_err *err);
 
+/* A Gantt chart of the first step of one run: a row per GPU (the first 16 GPUs, as stored),
+ * compute tasks as boxes and the messages each GPU sends as a thin strip above its row, both
+ * coloured by category. */
+sim_status res_plot_timeline(const char *db_path, int64_t run_id, const char *out_path,
+                             sim_err *err);
+
 /* Writes the plot-specific part of a gnuplot script: data files go under tmp_dir (a
  * private directory removed afterwards, with everything in it), commands go to script.
  * Terminal and output are already set when it is called. */

@@ -356,6 +356,88 @@ static sim_status sweep_body(void *ctx, const char *tmp_dir, FILE *script, sim_e
     return s;
 }
 
+/* ---- timeline: a Gantt chart of one step ------------------------------------------- */
+
+static const char *const tl_palette[] = {
+    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
+    "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC",
+};
+
+static sim_status timeline_body(void *ctx, const char *tmp_dir, FILE *script, sim_err *err)
+{
+    kind_ctx *k = ctx;
+    char path[512];
+    FILE *f;
+    sim_status s = open_data(tmp_dir, "timeline.dat", path, sizeof path, &f, err);
+    if (s != SIM_OK)
+        return s;
+    /* one data block per category: compute boxes and send strips */
+    sqlite3_stmt *cats, *st;
+    if (sqlite3_prepare_v2(k->h, "SELECT DISTINCT category_index, category FROM breakdown "
+                                 "WHERE run_id = ?1 ORDER BY category_index", -1, &cats, NULL) ||
+        sqlite3_prepare_v2(k->h, "SELECT gpu, stream, start_s, end_s FROM task_spans "
+                                 "WHERE run_id = ?1 AND step = 0 AND category_index = ?2",
+                           -1, &st, NULL)) {
+        fclose(f);
+        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
+    }
+    sqlite3_bind_int64(cats, 1, k->run_id);
+    char names[16][64];
+    int n_cat = 0, rows = 0, max_gpu = 0;
+    double end = 0;
+    while (n_cat < 16 && sqlite3_step(cats) == SQLITE_ROW) {
+        snprintf(names[n_cat], sizeof names[n_cat], "%s", sqlite3_column_text(cats, 1));
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, k->run_id);
+        sqlite3_bind_int(st, 2, sqlite3_column_int(cats, 0));
+        fprintf(f, "# %s\n", names[n_cat]);
+        fputs("0 -10 0 0\n", f);           /* keeps every block non-empty (drawn off-plot) */
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            int g = sqlite3_column_int(st, 0), stream = sqlite3_column_int(st, 1);
+            double a = sqlite3_column_double(st, 2) * 1e3, b = sqlite3_column_double(st, 3) * 1e3;
+            /* compute: a box 0.5 high centred on the row; sends: a strip above it */
+            double lo = stream ? g + 0.3 : g - 0.25, hi = stream ? g + 0.42 : g + 0.25;
+            fprintf(f, "%.9g %.9g %.9g %.9g\n", a, b, lo, hi);
+            max_gpu = g > max_gpu ? g : max_gpu;
+            end = b > end ? b : end;
+            rows++;
+        }
+        fputs("\n\n", f);
+        n_cat++;
+    }
+    sqlite3_finalize(cats);
+    sqlite3_finalize(st);
+    s = close_data(f, path, err);
+    if (s != SIM_OK)
+        return s;
+    if (rows == 0)
+        return sim_err_set(err, SIM_EINPUT,
+                           "%s: run %lld has no timeline (written by a moesim before schema 3?)",
+                           k->db_path, (long long)k->run_id);
+    char title[256];
+    snprintf(title, sizeof title, "Timeline of step 0, run %lld (%s): compute (boxes) and sends "
+             "(thin strips)", (long long)k->run_id, k->run_name);
+    fputs("set title ", script);
+    res_gnuplot_quote(script, title);
+    fprintf(script,
+            "\nset xlabel 'time in the step (ms)'\nset ylabel 'GPU'\n"
+            "set yrange [%d.5:-0.7]\nset xrange [0:%.9g]\nset ytics 1\nset mytics 1\n"
+            "set grid xtics lc rgb '#e0e0e0'\nset border 3\nset tics out nomirror\n"
+            "set style fill solid 1.0 noborder\n"
+            "set key outside right top vertical Left reverse title 'category'\nplot ",
+            max_gpu, end * 1.001);
+    for (int c = 0; c < n_cat; c++) {
+        if (c)
+            fputs(", ", script);
+        res_gnuplot_quote(script, path);
+        fprintf(script, " index %d using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror "
+                        "lc rgb '%s' title ", c, tl_palette[c % 10]);
+        res_gnuplot_quote(script, names[c]);
+    }
+    fputc('\n', script);
+    return SIM_OK;
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static sim_status with_db(const char *db_path, const char *out_path, kind_ctx *k, int need_run,
@@ -397,4 +479,11 @@ sim_status res_plot_sweep(const char *db_path, const char *metric, const char *x
 {
     kind_ctx k = {.metric = metric, .x_key = x_key, .by_key = by_key};
     return with_db(db_path, out_path, &k, 0, sweep_body, err);
+}
+
+sim_status res_plot_timeline(const char *db_path, int64_t run_id, const char *out_path,
+                             sim_err *err)
+{
+    kind_ctx k = {.run_id = run_id};
+    return with_db(db_path, out_path, &k, 1, timeline_body, err);
 }

@@ -599,12 +599,15 @@ static void test_newer_schema_is_refused(void **state)
     const char *path = fpath(f, 0, "r.db");
     res_db_close(open_ok(path));
     sqlite3 *c = raw_open(path);
-    assert_int_equal(sqlite3_exec(c, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", RES_SCHEMA_VERSION + 1);
+    assert_int_equal(sqlite3_exec(c, pragma, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
 
     char want[512];
     snprintf(want, sizeof want,
-             "%s: written by a newer moesim (schema 3, this one reads up to 2)", path);
+             "%s: written by a newer moesim (schema %d, this one reads up to %d)", path,
+             RES_SCHEMA_VERSION + 1, RES_SCHEMA_VERSION);
     res_db *db = NULL;
     sim_err err = {0};
     assert_int_equal(res_db_open(path, &db, &err), SIM_EDB);

@@ -1,4 +1,5 @@
-/* tests/test_db_v2.c: results schema 2 (routing metrics): a schema-1 database migrates
+/* tests/test_db_v2.c: results schemas 2 (routing metrics) and 3 (task timeline): a schema-1
+ * database migrates
  * forward keeping its rows; routing rows are written and read back exactly. */
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -77,8 +78,9 @@ static void make_v1(void)
     sqlite3_close(c);
 }
 
-/* Read-only opening refuses schema 1; opening for writing migrates to 2, keeps the old
- * row (its cold column NULL: not reported) and adds the routing tables. */
+/* Read-only opening refuses schema 1; opening for writing migrates through 2 to the current
+ * schema 3, keeps the old row (its cold column NULL: not reported) and adds the routing
+ * tables (2) and the task timeline (3). */
 static void test_migrates_v1(void **state)
 {
     (void)state;
@@ -89,11 +91,12 @@ static void test_migrates_v1(void **state)
     assert_non_null(strstr(err.msg, "written by an older moesim (schema 1)"));
     assert_int_equal(res_db_open(path, &db, &err), SIM_OK);
     sqlite3 *c = res_db_handle(db);
-    assert_int_equal(q_int(c, "PRAGMA user_version"), 2);
+    assert_int_equal(q_int(c, "PRAGMA user_version"), 3);
     assert_int_equal(q_int(c, "SELECT tokens FROM expert_load WHERE run_id = 1"), 10);
     assert_int_equal(q_int(c, "SELECT cold FROM expert_load WHERE run_id = 1"), -1);
     assert_int_equal(q_int(c, "SELECT count(*) FROM routing_layer"), 0);
     assert_int_equal(q_int(c, "SELECT count(*) FROM gpu_load"), 0);
+    assert_int_equal(q_int(c, "SELECT count(*) FROM task_spans"), 0);
     res_db_close(db);
 }
 
@@ -149,11 +152,39 @@ static void test_routing_rows(void **state)
     res_db_close(db);
 }
 
+/* Timeline spans (schema 3) come back exactly and are deleted with their run. */
+static void test_span_rows(void **state)
+{
+    (void)state;
+    unlink(path);
+    res_db *db = NULL;
+    assert_int_equal(res_db_open(path, &db, NULL), SIM_OK);
+    double bd[2] = {1.0, 0.5}, busy[1] = {1.0};
+    res_span spans[3] = {{0, 0, 0, 0.0, 1.0, 0}, {0, 1, 1, 1.0, 1.25, 4096.0},
+                         {0, 0, 0, 1.25, 1.5, 0}};
+    const char *cats[2] = {"compute", "comm"};
+    res_step step = {.step = 0, .step_time_s = 1.5, .tokens = 1, .breakdown_s = bd,
+                     .gpu_busy_s = busy, .spans = spans, .n_spans = 3};
+    res_run run = {.name = "s", .scenario_text = "", .resolved = "", .version = "t",
+                   .n_gpus = 1, .n_layers = 0, .n_experts = 1, .n_categories = 2,
+                   .category_names = cats, .n_steps = 1, .steps = &step};
+    assert_int_equal(res_db_write_run(db, &run, NULL, NULL), SIM_OK);
+    sqlite3 *c = res_db_handle(db);
+    assert_int_equal(q_int(c, "SELECT count(*) FROM task_spans"), 3);
+    assert_int_equal(q_int(c, "SELECT bytes FROM task_spans WHERE stream = 1"), 4096);
+    assert_int_equal(q_int(c, "SELECT count(*) FROM task_spans WHERE start_s = 1.25 AND "
+                              "end_s = 1.5 AND category_index = 0"), 1);
+    assert_int_equal(sqlite3_exec(c, "DELETE FROM runs", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(q_int(c, "SELECT count(*) FROM task_spans"), 0);
+    res_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrates_v1),
         cmocka_unit_test(test_routing_rows),
+        cmocka_unit_test(test_span_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

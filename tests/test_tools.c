@@ -1,5 +1,6 @@
 /* tests/test_tools.c: end-to-end tests of sweep, shard + merge and check (the binary named
  * by MOESIM, ./moesim by default). */
+#include <cJSON.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -209,11 +210,46 @@ static void test_plot_kinds(void **state)
     assert_int_equal(run("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
                          "-o s.png"), 0);
     assert_true(is_png("s.png"));
+    assert_int_equal(run("plot pk.db --kind timeline -o t.png"), 0);
+    assert_true(is_png("t.png"));
     assert_int_equal(run("plot pk.db --kind load --layer 7 -o x.png"), 2);
     assert_non_null(strstr(err_buf, "--layer: expected 0 to"));
     assert_int_equal(run("plot pk.db --kind pie -o x.png"), 2);
     assert_int_equal(run("plot pk.db --kind sweep -o x.png"), 2);
     assert_int_equal(run("plot pk.db --kind sweep --x model.nope -o x.png"), 2);
+}
+
+/* --trace writes Chrome trace JSON: named GPU processes, one complete event per compute task
+ * of step 0 and a begin/end pair per message; the database holds the same tasks (the first
+ * 16 GPUs) for the timeline. */
+static void test_trace(void **state)
+{
+    (void)state;
+    assert_int_equal(run("run tiny.ini --db tr.db --trace tr.json --quiet"), 0);
+    char p[300];
+    snprintf(p, sizeof p, "%s/tr.json", dir);
+    static char buf[1 << 22];
+    slurp(p, buf, sizeof buf);
+    cJSON *o = cJSON_Parse(buf);
+    assert_non_null(o);
+    cJSON *ev = cJSON_GetObjectItem(o, "traceEvents"), *e;
+    long complete = 0, begin = 0, end = 0, names = 0;
+    cJSON_ArrayForEach(e, ev) {
+        const char *ph = cJSON_GetObjectItem(e, "ph")->valuestring;
+        complete += ph[0] == 'X';
+        begin += ph[0] == 'b';
+        end += ph[0] == 'e';
+        names += ph[0] == 'M';
+    }
+    cJSON_Delete(o);
+    assert_int_equal(begin, end);
+    assert_true(complete > 0 && begin > 0);
+    assert_int_equal(names, 2 * 4);       /* 2 GPUs: process name, sort index, 2 threads */
+    assert_int_equal(q("tr.db", "SELECT count(*) FROM task_spans WHERE stream = 0"), complete);
+    assert_int_equal(q("tr.db", "SELECT count(*) FROM task_spans WHERE stream = 1"), begin);
+    /* a trace in a missing directory: status 1 (a write failure), the run not stored */
+    assert_int_equal(run("run tiny.ini --db tr.db --trace nodir/x.json --quiet"), 1);
+    assert_int_equal(q("tr.db", "SELECT count(*) FROM runs"), 1);
 }
 
 int main(void)
@@ -224,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_shard_and_merge),
         cmocka_unit_test(test_check_exit_codes),
         cmocka_unit_test(test_plot_kinds),
+        cmocka_unit_test(test_trace),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
