@@ -13,6 +13,7 @@
 int cli_run(int argc, char **argv);
 int cli_plot(int argc, char **argv);
 int cli_keys(int argc, char **argv);
+int cli_coll(int argc, char **argv);
 
 /* Prints "moesim: MESSAGE" on stderr and returns the exit status of err's status. */
 int cli_fail(const sim_err *err);

@@ -16,6 +16,8 @@ static const char usage[] =
     "                     and store the run in SQLite (results/runs/NAME.db)\n"
     "  plot DB -o FILE    draw the step-time breakdown of the runs in DB (.png or .svg)\n"
     "  keys [--markdown]  list every scenario key with its values, default and unit\n"
+    "  coll [FILE] --gpu NAME --nodes N --op OP -b MIN -e MAX -f F [--json]\n"
+    "                     nccl-tests on a simulated cluster: time, algbw, busbw per size\n"
     "\n"
     "  moesim COMMAND --help   help on one command\n"
     "  moesim --version        print the version\n"
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
         return cli_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return cli_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "coll") == 0)
+        return cli_coll(argc - 1, argv + 1);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

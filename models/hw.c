@@ -85,19 +85,19 @@ static const hw_link links[] = {
      * on 8 GPUs with the NVLS traffic model of models/coll_nvls.c (docs/NETWORK.md). */
     {.name = "nvlink4", .bw_GBps = 450.0, .lat_us = 2.0, .efficiency = 0.82,
      .source = "NVIDIA H100 data sheet: 900 GB/s bidirectional NVLink", .nvls = 1,
-     .nvls_efficiency = 0.685},
+     .nvls_efficiency = 0.70},
     /* NVLink5 (B200): 18 links x 50 GB/s = 900 GB/s per direction. Efficiencies assumed
      * equal to NVLink4's (same protocol; no published nccl-tests figure used here). */
     {.name = "nvlink5", .bw_GBps = 900.0, .lat_us = 2.0, .efficiency = 0.82,
      .source = "NVIDIA B200 data sheet: 1.8 TB/s bidirectional NVLink", .nvls = 1,
-     .nvls_efficiency = 0.685},
+     .nvls_efficiency = 0.70},
     /* H800 NVLink: 8 links x 25 GB/s = 200 GB/s per direction ("reduced configuration of
      * NVLink, featuring a nominal bandwidth of 200GB/s ... achievable bandwidth peaks at
      * approximately 160GB/s", DeepEP issue 16) -> 0.80. NVSwitch gen3: NVLS, factor
      * assumed equal to NVLink4's. */
     {.name = "h800-nvlink", .bw_GBps = 200.0, .lat_us = 2.0, .efficiency = 0.80,
      .source = "NVIDIA H800 product brief: 400 GB/s bidirectional NVLink", .nvls = 1,
-     .nvls_efficiency = 0.685},
+     .nvls_efficiency = 0.70},
     /* PCIe Gen4 x16: 16 GT/s x 16 lanes x 128/130 = 31.5 GB/s per direction; Gen5 x16:
      * 63.0 GB/s. Efficiency 0.80 assumed (TLP headers on 256-byte payloads cap the link
      * at about 0.9; DMA engines typically reach 0.8 of the raw rate); not validated. */
