@@ -129,6 +129,11 @@ done:
     return st;
 }
 
+double coll_chunk_bytes(const scn_config *c)
+{
+    return strcmp(c->network.model, "analytic") == 0 ? 0 : c->network.chunk_KiB * 1024.0;
+}
+
 sim_status coll_simulate(const scn_config *c, const coll_algo *algo, double bytes,
                          const double *matrix, double *time_s, double *finish_s,
                          uint64_t *events, sim_err *err)
@@ -151,7 +156,7 @@ sim_status coll_simulate(const scn_config *c, const coll_algo *algo, double byte
     for (int g = 0; g < n; g++)
         gpus[g] = g;
     coll_args a = {.e = e, .t = &t, .n = n, .gpus = gpus, .after = NULL, .category = 0,
-                   .bytes = bytes, .matrix = matrix, .chunk_bytes = c->network.chunk_KiB * 1024.0,
+                   .bytes = bytes, .matrix = matrix, .chunk_bytes = coll_chunk_bytes(c),
                    .nvls_cost = topo_nvls_cost(c)};
     if ((st = algo->build(&a, done, err)) != SIM_OK || (st = sim_engine_run(e, err)) != SIM_OK)
         goto out;

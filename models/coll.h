@@ -32,7 +32,7 @@
 #include "sim/engine.h"
 
 #define COLL_WINDOW 8
-#define COLL_MAX_FLOWS (1 << 20)
+#define COLL_MAX_FLOWS (1 << 16)
 
 typedef enum {
     COLL_ALL_REDUCE,
@@ -67,6 +67,11 @@ const char *coll_op_name(coll_op op);            /* "all_reduce", ... */
 int coll_op_from_name(const char *name, coll_op *op);       /* 0, or -1 if unknown */
 /* nccl-tests' bus-bandwidth factor: 2(n-1)/n for all-reduce, (n-1)/n for the others. */
 double coll_busbw_factor(coll_op op, int n);
+
+/* The chunk size collectives use under scenario c: network.chunk_KiB, but 0 (no
+ * chunking) with the analytic network model, whose flows do not share links: chunks in
+ * flight together on one link would each get the whole link. */
+double coll_chunk_bytes(const scn_config *c);
 
 /* Simulates one collective alone on the cluster of scenario c (resolved): every GPU is a
  * rank, all start at time 0, network model c->network.model. Writes its time (the last
