@@ -60,14 +60,77 @@ sim_status coll_ring(const coll_args *a, int n_steps, double seg_bytes, sim_id *
     return SIM_OK;
 }
 
+/* NCCL runs a ring collective over several channels, each a ring of its own carrying its
+ * share of the buffer; across nodes, channel c enters and leaves every node through
+ * different GPUs, so that all the node's NICs carry traffic. Here: with L ranks on each
+ * of several nodes, L channels; channel c visits each node's ranks starting at local
+ * index c (so it leaves a node through local c - 1 and enters the next at local c), and
+ * carries bytes / L. Inside one node the channels would share the same switch ports as one
+ * ring does, so a single ring is built. done[r]: all of r's channels are done. */
+static sim_status ring_channels(const coll_args *a, int all_reduce, sim_id *done, sim_err *err)
+{
+    const int P = a->n;
+    int steps = all_reduce ? 2 * (P - 1) : P - 1;
+    int *node = sim_malloc((size_t)P * sizeof *node), *count = sim_calloc((size_t)a->t->nodes, sizeof *count);
+    int *order = sim_malloc((size_t)P * sizeof *order), *gpus = sim_malloc((size_t)P * sizeof *gpus);
+    sim_id *after = sim_malloc((size_t)P * sizeof *after), *sub = sim_malloc((size_t)P * sizeof *sub);
+    sim_status st = SIM_OK;
+    if (!node || !count || !order || !gpus || !after || !sub) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory building a ring collective");
+        goto out;
+    }
+    int n_nodes = 0;
+    for (int r = 0; r < P; r++) {
+        node[r] = topo_node(a->t, a->gpus[r]);
+        n_nodes += count[node[r]]++ == 0;
+    }
+    int L = count[node[0]], uniform = 1;
+    for (int r = 0; r < P; r++)
+        uniform &= count[node[r]] == L;
+    /* ranks of each node must be contiguous in rank order for the rotation below */
+    for (int r = 1; r < P; r++)
+        uniform &= node[r] == node[r - 1] || (r % L == 0);
+    if (n_nodes <= 1 || L <= 1 || !uniform) {
+        st = coll_ring(a, steps, a->bytes / P, done, err);
+        goto out;
+    }
+    for (int r = 0; r < P; r++)
+        done[r] = coll_join(a, r);
+    for (int c = 0; c < L; c++) {
+        for (int b = 0; b < P / L; b++)
+            for (int i = 0; i < L; i++)
+                order[b * L + i] = b * L + (c + i) % L;
+        for (int k = 0; k < P; k++) {
+            gpus[k] = a->gpus[order[k]];
+            after[k] = coll_after(a, order[k]);
+        }
+        coll_args ch = *a;
+        ch.gpus = gpus;
+        ch.after = after;
+        ch.bytes = a->bytes / L;
+        if ((st = coll_ring(&ch, steps, ch.bytes / P, sub, err)) != SIM_OK)
+            goto out;
+        for (int k = 0; k < P; k++)
+            coll_dep(a, sub[k], done[order[k]]);
+    }
+out:
+    sim_free(node);
+    sim_free(count);
+    sim_free(order);
+    sim_free(gpus);
+    sim_free(after);
+    sim_free(sub);
+    return st;
+}
+
 static sim_status ring_ar(const coll_args *a, sim_id *done, sim_err *err)
 {
-    return coll_ring(a, 2 * (a->n - 1), a->bytes / a->n, done, err);
+    return ring_channels(a, 1, done, err);
 }
 
 static sim_status ring_rs(const coll_args *a, sim_id *done, sim_err *err)
 {
-    return coll_ring(a, a->n - 1, a->bytes / a->n, done, err);
+    return ring_channels(a, 0, done, err);
 }
 
 const coll_algo coll_ring_all_reduce = {"ring", COLL_ALL_REDUCE, ring_ar};
