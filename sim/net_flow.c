@@ -40,6 +40,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/alloc.h"
@@ -101,6 +102,14 @@ typedef struct flow_state {
 } flow_state;
 
 /* ---------------------------------------------------------------- finish-time heap */
+
+static int cmp_id(const void *a, const void *b)
+{
+    sim_id x = *(const sim_id *)a, y = *(const sim_id *)b;
+    return (x > y) - (x < y);
+}
+
+static int push_id(sim_id **v, size_t *n, size_t *cap, sim_id x);
 
 static int ent_less(heap_ent a, heap_ent b)
 {
@@ -164,15 +173,66 @@ static void heap_update(flow_state *s, sim_id task, sim_time finish)
         heap_down(s, i);
 }
 
-static sim_id heap_pop(flow_state *s)
+/* Takes the entry at index `at` out of the heap. */
+static void heap_remove_at(flow_state *s, size_t at)
 {
-    sim_id t = s->heap[0].task;
-    s->hpos[t] = -1;
-    if (--s->n_heap > 0) {
-        heap_set(s, 0, s->heap[s->n_heap]);
-        heap_down(s, 0);
+    s->hpos[s->heap[at].task] = -1;
+    if (at == --s->n_heap)
+        return;
+    heap_ent x = s->heap[s->n_heap];
+    heap_set(s, at, x);
+    heap_up(s, at);
+    heap_down(s, (size_t)s->hpos[x.task]);
+}
+
+/* Restores the heap order of the whole array in O(n) (Floyd), after many entries changed
+ * in place: cheaper than one sift per entry when a large share of the heap changed. */
+static void heap_rebuild(flow_state *s)
+{
+    for (size_t i = s->n_heap / 2; i-- > 0;)
+        heap_down(s, i);
+    for (size_t i = 0; i < s->n_heap; i++)
+        s->hpos[s->heap[i].task] = (int32_t)i;
+}
+
+/* Appends to s->done every flow whose finish is <= now and takes them out of the heap:
+ * the heap is walked from the root (children of a later entry are later), so this costs
+ * O(k) to find k flows; they leave one by one when few, by one filter and rebuild when
+ * many (an all-to-all ends a million flows in one instant). Order: (finish, task). */
+static int heap_take_due(flow_state *s, sim_time now)
+{
+    size_t first = s->n_done, stack_n = 0;
+    if (s->n_heap == 0 || s->heap[0].finish > now)
+        return 0;
+    /* s->queue serves as the walk's stack of heap indices */
+    if (push_id(&s->queue, &stack_n, &s->cap_queue, 0))
+        return -1;
+    while (stack_n > 0) {
+        size_t i = (size_t)s->queue[--stack_n];
+        if (push_id(&s->done, &s->n_done, &s->cap_done, s->heap[i].task))
+            return -1;
+        for (size_t c = 2 * i + 1; c <= 2 * i + 2 && c < s->n_heap; c++)
+            if (s->heap[c].finish <= now && push_id(&s->queue, &stack_n, &s->cap_queue, (sim_id)c))
+                return -1;
     }
-    return t;
+    size_t k = s->n_done - first;
+    if (k * 8 < s->n_heap) {
+        for (size_t i = first; i < s->n_done; i++)
+            heap_remove_at(s, (size_t)s->hpos[s->done[i]]);
+    } else {
+        size_t w = 0;
+        for (size_t i = 0; i < s->n_heap; i++) {
+            if (s->heap[i].finish <= now)
+                s->hpos[s->heap[i].task] = -1;
+            else
+                s->heap[w++] = s->heap[i];
+        }
+        s->n_heap = w;
+        heap_rebuild(s);
+    }
+    /* report in (finish, task) order whatever the walk's order was */
+    qsort(s->done + first, k, sizeof *s->done, cmp_id);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- share heap (solver) */
@@ -362,12 +422,12 @@ static void update(flow_state *s, sim_time now)
     s->seed_epoch++;
     s->n_seed = 0;
     s->n_done = 0;
-    /* 1. flows that end now */
-    while (s->n_heap > 0 && s->heap[0].finish <= now) {
-        sim_id t = heap_pop(s);
+    /* 1. flows that end now (all have finish == now: the update runs at the earliest) */
+    if (heap_take_due(s, now))
+        goto oom;
+    for (size_t i = 0; i < s->n_done; i++) {
+        sim_id t = s->done[i];
         s->alive[t] = 0;
-        if (push_id(&s->done, &s->n_done, &s->cap_done, t))
-            goto oom;
         for (int32_t h = 0; h < s->plen[t]; h++)
             if (seed_link(s, s->path[t][h]))
                 goto oom;
@@ -391,6 +451,16 @@ static void update(flow_state *s, sim_time now)
     size_t nc = 0;
     if (s->n_seed && solve_component(s, &nc))
         goto oom;
+    size_t n_changed = 0;
+    for (size_t i = 0; i < nc; i++) {
+        sim_id t = s->comp[i];
+        if (s->new_rate[t] != s->rate[t])
+            n_changed++;
+    }
+    /* many changes: write them in place and rebuild the heap once */
+    int bulk = n_changed * 8 > s->n_heap + n_changed;
+    if (bulk && sim_grow((void **)&s->heap, &s->cap_heap, s->n_heap + n_changed, sizeof *s->heap))
+        goto oom;
     for (size_t i = 0; i < nc; i++) {
         sim_id t = s->comp[i];
         double r = s->new_rate[t];
@@ -405,11 +475,19 @@ static void update(flow_state *s, sim_time now)
         s->rate[t] = r;
         assert(r > 0);
         sim_time fin = now + sim_time_from_s(s->rem_bytes[t] / r);
-        if (s->hpos[t] >= 0)
+        if (bulk) {
+            if (s->hpos[t] >= 0)
+                s->heap[s->hpos[t]].finish = fin;
+            else
+                heap_set(s, s->n_heap++, (heap_ent){fin, t});
+        } else if (s->hpos[t] >= 0) {
             heap_update(s, t, fin);
-        else if (heap_push(s, t, fin))
+        } else if (heap_push(s, t, fin)) {
             goto oom;
+        }
     }
+    if (bulk)
+        heap_rebuild(s);
     /* 5. report, in (finish, task) order, then the flows that had nothing to move */
     for (size_t i = 0; i < n_new_done; i++)
         if (push_id(&s->done, &s->n_done, &s->cap_done, s->pending[i]))
