@@ -24,6 +24,8 @@ static const char usage[] =
     "                     compare runs pairwise; exit 1 if any regressed beyond tolerance\n"
     "  model PRESET|FILE [--set section.key=value]... [--json]\n"
     "                     parameters, FLOPs per token and memory footprint of a model\n"
+    "  coll [FILE] --gpu NAME --nodes N --op OP -b MIN -e MAX -f F [--json]\n"
+    "                     nccl-tests on a simulated cluster: time, algbw, busbw per size\n"
     "\n"
     "  moesim COMMAND --help   help on one command\n"
     "  moesim --version        print the version\n"
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
         return cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0)
         return cli_model(argc - 1, argv + 1);
+    if (strcmp(cmd, "coll") == 0)
+        return cli_coll(argc - 1, argv + 1);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -2,7 +2,8 @@
  *
  * Every number is the vendor's dense figure with its source in hw.c. Efficiency factors
  * (the fraction of a peak that real kernels and collectives reach) are documented with
- * their provenance next to each value. Presets are looked up by name. */
+ * their provenance next to each value; docs/VALIDATION.md compares the resulting
+ * collective bandwidths with published measurements. Presets are looked up by name. */
 #ifndef MODELS_HW_H
 #define MODELS_HW_H
 
@@ -12,6 +13,8 @@ typedef struct hw_link {
     double lat_us;           /* one-way latency of a message, microseconds */
     double efficiency;       /* achievable fraction of bw_GBps for large transfers */
     const char *source;
+    int nvls;                /* 1: the switch behind this link reduces in-network (NVLS) */
+    double nvls_efficiency;  /* achievable fraction of bw_GBps for NVLS traffic */
 } hw_link;
 
 typedef struct hw_gpu {
@@ -25,6 +28,8 @@ typedef struct hw_gpu {
     double mem_efficiency;   /* achieved fraction of HBM bandwidth by streaming kernels */
     const char *intra;       /* usual intra-node link preset */
     const char *source;
+    const char *pcie;        /* host/NIC PCIe link preset */
+    const char *topology;    /* usual node shape: "nvswitch", "pcie" or "mesh" */
 } hw_gpu;
 
 const hw_gpu *hw_gpu_find(const char *name);        /* NULL if unknown */

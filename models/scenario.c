@@ -163,8 +163,32 @@ const sim_cfg_key scn_keys[] = {
      NULL, "slots", "extra expert slots per GPU, filled with replicas of the hottest experts "
      "(EPLB-style); 0 = no replication"},
 
+    /* network: link sharing, collective algorithms, topology (issue 3) */
     {"network", "model", SIM_CFG_ENUM, OFF(network.model), SZ(network.model), 0, 0, 0,
-     "analytic", "analytic", "", "how flows share links"},
+     "flow", "flow|analytic", "",
+     "how flows share links: flow = max-min fair sharing, analytic = no contention"},
+    {"network", "all_reduce", SIM_CFG_ENUM, OFF(network.all_reduce), SZ(network.all_reduce), 0,
+     0, 0, "ring", "ring|tree|hierarchical|nvls", "", "gradient all-reduce algorithm"},
+    {"network", "all_to_all", SIM_CFG_ENUM, OFF(network.all_to_all), SZ(network.all_to_all), 0,
+     0, 0, "direct", "direct|pairwise|hierarchical", "",
+     "dispatch/combine all-to-allv algorithm"},
+    {"network", "chunk_KiB", SIM_CFG_DOUBLE, OFF(network.chunk_KiB), 0, 0, 1e9, 0, "512", NULL,
+     "KiB", "pipeline chunk of ring, tree and NVLS collectives (NCCL Simple: 512); 0 = none"},
+    {"network", "intra_topology", SIM_CFG_ENUM, OFF(network.intra_topology),
+     SZ(network.intra_topology), 0, 0, SIM_CFG_OPTIONAL, NULL, "nvswitch|pcie|mesh", "",
+     "inside a node: NVSwitch, PCIe through the CPU, or a full mesh (default: the GPU's)"},
+    {"network", "nvlink_bridge", SIM_CFG_BOOL, OFF(network.nvlink_bridge), 0, 0, 1, 0, "false",
+     NULL, "", "pcie nodes: GPUs 2i and 2i+1 joined by an NVLink bridge (nvlink-bridge)"},
+    {"network", "pcie", SIM_CFG_ENUM, OFF(network.pcie), SZ(network.pcie), 0, 0,
+     SIM_CFG_OPTIONAL, NULL, hw_link_names, "", "GPU-to-NIC PCIe link preset (default: the GPU's)"},
+    {"network", "nics_per_node", SIM_CFG_INT, OFF(network.nics_per_node), 0, 1, 1024,
+     SIM_CFG_OPTIONAL, NULL, NULL, "NICs", "NICs per node, shared by the GPUs (default: one per GPU)"},
+    {"network", "rail_optimized", SIM_CFG_BOOL, OFF(network.rail_optimized), 0, 0, 1, 0, "true",
+     NULL, "", "NIC i of every node on its own leaf (rail); false: a node's NICs on one leaf"},
+    {"network", "nodes_per_leaf", SIM_CFG_INT, OFF(network.nodes_per_leaf), 0, 1, 65536, 0, "32",
+     NULL, "nodes", "nodes under one leaf switch (DGX SuperPOD scalable unit: 32)"},
+    {"network", "oversubscription", SIM_CFG_DOUBLE, OFF(network.oversubscription), 0, 1, 1e6, 0,
+     "1", NULL, "ratio", "leaf down/up capacity ratio of the leaf-spine fat tree (1 = non-blocking)"},
 
     /* GEMM cost model keys (issue 4): docs/MODEL.md "GEMM cost" */
     {"gemm", "model", SIM_CFG_ENUM, OFF(gemm.model), SZ(gemm.model), 0, 0, 0, "tiled",
@@ -218,6 +242,32 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
     c->cluster.gemm_efficiency = or_default(c->cluster.gemm_efficiency, gpu->gemm_efficiency);
     c->cluster.mem_efficiency = or_default(c->cluster.mem_efficiency, gpu->mem_efficiency);
     /* link_efficiency stays NAN when unset: each link then keeps its preset's factor */
+
+    /* network: topology and collectives (issue 3) */
+    if (c->network.intra_topology[0] == '\0')
+        snprintf(c->network.intra_topology, sizeof c->network.intra_topology, "%s",
+                 gpu->topology);
+    if (c->network.pcie[0] == '\0')
+        snprintf(c->network.pcie, sizeof c->network.pcie, "%s", gpu->pcie);
+    if (!hw_link_find(c->network.pcie))
+        return fail(bad_key, err, "network.pcie", "unknown link preset (expected one of %s)",
+                    hw_link_names);
+    if (c->network.nics_per_node <= 0)   /* unset */
+        c->network.nics_per_node = c->cluster.gpus_per_node;
+    if (c->network.nics_per_node > c->cluster.gpus_per_node)
+        return fail(bad_key, err, "network.nics_per_node",
+                    "expected at most cluster.gpus_per_node = %d (got %d)",
+                    c->cluster.gpus_per_node, c->network.nics_per_node);
+    int is_nvswitch = strcmp(c->network.intra_topology, "nvswitch") == 0;
+    if (c->network.nvlink_bridge && strcmp(c->network.intra_topology, "pcie") != 0)
+        return fail(bad_key, err, "network.nvlink_bridge",
+                    "expected only with network.intra_topology = pcie (got %s)",
+                    c->network.intra_topology);
+    if (strcmp(c->network.all_reduce, "nvls") == 0 && !(is_nvswitch && intra->nvls))
+        return fail(bad_key, err, "network.all_reduce",
+                    "nvls needs NVSwitch nodes whose switch reduces (nvlink4, nvlink5, "
+                    "h800-nvlink; got %s over %s)",
+                    c->network.intra_topology, c->cluster.intra);
 
     const int E = c->model.experts, H = c->model.heads;
     if (c->model.top_k > E)

@@ -98,6 +98,18 @@ typedef struct scn_config {
     } placement;
     struct {
         char model[32];          /* network model name (sim/net.h) */
+        /* collectives (models/coll.h) */
+        char all_reduce[32];     /* gradient all-reduce algorithm */
+        char all_to_all[32];     /* dispatch/combine all-to-allv algorithm */
+        double chunk_KiB;        /* pipeline chunk of ring/tree/NVLS; 0 = no chunking */
+        /* topology (models/topo.h) */
+        char intra_topology[16]; /* nvswitch | pcie | mesh; "" = the GPU's usual one */
+        int nvlink_bridge;       /* pcie nodes: NVLink bridges between GPU pairs */
+        char pcie[32];           /* GPU <-> NIC PCIe link preset; "" = the GPU's */
+        int nics_per_node;       /* -1 = one per GPU (rail-optimized) */
+        int rail_optimized;      /* NIC i of every node on leaf "rail i" */
+        int nodes_per_leaf;
+        double oversubscription; /* leaf down / up capacity */
     } network;
     struct {                     /* GEMM cost model (issue 4; models/gemm.h) */
         char model[16];          /* "tiled" or "roofline" */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "models/arch.h"
+#include "models/coll.h"
 #include "models/gemm.h"
 #include "models/hw.h"
 #include "models/topo.h"
@@ -34,9 +35,12 @@ typedef struct ctx {
     int64_t T;            /* tokens per GPU */
     sim_id *stream;       /* [n] compute stream of each GPU */
     sim_id *prev;         /* [n] last compute task of each GPU */
-    sim_id *in_flows;     /* [n * ep] scratch: flows into each GPU (row per destination) */
-    sim_id *ring;         /* [2 * n] scratch for ring all-reduce */
-    int *n_in;            /* [n] */
+    /* communication (models/coll.h) */
+    const coll_algo *a2a, *allreduce;
+    sim_id *join;         /* [n] each GPU's done task of the last all_to_all */
+    int *gpus;            /* [n] scratch: ranks of one collective */
+    sim_id *after;        /* [n] scratch */
+    double *matrix;       /* [ep * ep] scratch: bytes of one EP group's all-to-allv */
 } ctx;
 
 static double gemm(const ctx *x, int64_t m, int64_t n, int64_t k)
@@ -215,67 +219,57 @@ static double a2a_bytes(const ctx *x, int l, int src, int dst)
     return (double)tok * x->c->model.hidden * DTYPE_BYTES;
 }
 
-/* One all-to-allv inside every EP group. Flow src->dst carries a2a_bytes(l, src, dst) when
- * `forward_dir`, else a2a_bytes(l, dst, src); it starts after src's current last task.
- * Afterwards x->in_flows holds, for each GPU, the flows it receives. */
-static void all_to_all(ctx *x, int l, int forward_dir, int cat)
+/* One all-to-allv inside every EP group, with the algorithm of network.all_to_all. GPU
+ * src sends dst a2a_bytes(l, src, dst) when `forward_dir`, else a2a_bytes(l, dst, src);
+ * it starts after src's current last task. Afterwards x->join[g] is the task that
+ * finishes when everything g receives has arrived. */
+static sim_status all_to_all(ctx *x, int l, int forward_dir, int cat, sim_err *err)
 {
     int ep = x->r->ep;
-    for (int g = 0; g < x->n; g++)
-        x->n_in[g] = 0;
-    for (int src = 0; src < x->n; src++) {
-        int g0 = (src / ep) * ep;
-        for (int dst = g0; dst < g0 + ep; dst++) {
-            if (dst == src)
-                continue;
-            double bytes = forward_dir ? a2a_bytes(x, l, src, dst) : a2a_bytes(x, l, dst, src);
-            if (bytes <= 0)
-                continue;
-            sim_id path[TOPO_MAX_PATH];
-            int np = topo_path(&x->t, src, dst, path);
-            sim_id f = sim_engine_add_flow(x->e, path, np, bytes, 0, -1, cat, src);
-            sim_engine_add_dep(x->e, x->prev[src], f);
-            x->in_flows[(size_t)dst * ep + x->n_in[dst]++] = f;
+    for (int g0 = 0; g0 < x->n; g0 += ep) {
+        for (int i = 0; i < ep; i++) {
+            x->gpus[i] = g0 + i;
+            x->after[i] = x->prev[g0 + i];
+            for (int j = 0; j < ep; j++)
+                x->matrix[(size_t)i * ep + j] =
+                    i == j ? 0
+                    : forward_dir ? a2a_bytes(x, l, g0 + i, g0 + j)
+                                  : a2a_bytes(x, l, g0 + j, g0 + i);
         }
+        coll_args a = {.e = x->e, .t = &x->t, .n = ep, .gpus = x->gpus, .after = x->after,
+                       .category = cat, .matrix = x->matrix,
+                       .chunk_bytes = coll_chunk_bytes(x->c),
+                       .nvls_cost = topo_nvls_cost(x->c)};
+        sim_status st = x->a2a->build(&a, x->join + g0, err);
+        if (st != SIM_OK)
+            return st;
     }
+    return SIM_OK;
 }
 
-/* Compute task on g that waits for the flows g received in the last all_to_all. */
+/* Compute task on g that waits for what g received in the last all_to_all. */
 static sim_id work_after_flows(ctx *x, int g, double seconds, int cat)
 {
     sim_id id = work(x, g, seconds, cat);
-    for (int i = 0; i < x->n_in[g]; i++)
-        sim_engine_add_dep(x->e, x->in_flows[(size_t)g * x->r->ep + i], id);
+    sim_engine_add_dep(x->e, x->join[g], id);
     return id;
 }
 
-/* Ring all-reduce of `bytes` over the GPUs first, first+stride, ... (p of them):
- * 2(p-1) steps; in each, every GPU sends bytes/p to the next one. A GPU's step-s send
- * waits for its step s-1 send and for what it received in step s-1. */
-static void ring_allreduce(ctx *x, int first, int stride, int p, double bytes, sim_id *scratch)
+/* All-reduce of `bytes` over the GPUs first, first+stride, ... (p of them) with the
+ * algorithm of network.all_reduce; each GPU starts after its last task. */
+static sim_status allreduce(ctx *x, int first, int stride, int p, double bytes, sim_err *err)
 {
     if (p <= 1 || bytes <= 0)
-        return;
-    double chunk = bytes / p;
-    sim_id *cur = scratch, *last = scratch + p;
-    for (int s = 0; s < 2 * (p - 1); s++) {
-        for (int i = 0; i < p; i++) {
-            int src = first + i * stride, dst = first + ((i + 1) % p) * stride;
-            sim_id path[TOPO_MAX_PATH];
-            int np = topo_path(&x->t, src, dst, path);
-            sim_id f = sim_engine_add_flow(x->e, path, np, chunk, 0, -1, STEP_CAT_GRAD, src);
-            if (s == 0) {
-                sim_engine_add_dep(x->e, x->prev[src], f);
-            } else {
-                sim_engine_add_dep(x->e, last[i], f);
-                sim_engine_add_dep(x->e, last[(i + p - 1) % p], f);
-            }
-            cur[i] = f;
-        }
-        sim_id *tmp = cur;
-        cur = last;
-        last = tmp;
+        return SIM_OK;
+    for (int i = 0; i < p; i++) {
+        x->gpus[i] = first + i * stride;
+        x->after[i] = x->prev[first + i * stride];
     }
+    coll_args a = {.e = x->e, .t = &x->t, .n = p, .gpus = x->gpus, .after = x->after,
+                   .category = STEP_CAT_GRAD, .bytes = bytes,
+                   .chunk_bytes = coll_chunk_bytes(x->c),
+                   .nvls_cost = topo_nvls_cost(x->c)};
+    return x->allreduce->build(&a, x->join, err);
 }
 
 /* Replicated parameters: everything but the routed experts (models/arch.h). */
@@ -361,6 +355,9 @@ sim_status step_simulate_opts(const scn_config *c, const route_result *r, const 
              .gm = gemm_model_find(c->gemm.model), .calib = calib,
              .dt = strcmp(c->training.precision, "fp8") == 0 ? 1 : 2};
     assert(x.gm);
+    x.a2a = coll_find(COLL_ALL_TO_ALL, c->network.all_to_all);
+    x.allreduce = coll_find(COLL_ALL_REDUCE, c->network.all_reduce);
+    assert(x.a2a && x.allreduce);
     x.dev = (gemm_device){
         .peak_flops = gpu->bf16_tflops * 1e12,
         .hbm_bytes_per_s = gpu->hbm_GBps * 1e9,
@@ -381,12 +378,13 @@ sim_status step_simulate_opts(const scn_config *c, const route_result *r, const 
         goto done;
     x.stream = sim_malloc((size_t)x.n * sizeof *x.stream);
     x.prev = sim_malloc((size_t)x.n * sizeof *x.prev);
-    x.n_in = sim_malloc((size_t)x.n * sizeof *x.n_in);
-    x.in_flows = sim_malloc((size_t)x.n * r->ep * sizeof *x.in_flows);
-    x.ring = sim_malloc(2 * (size_t)x.n * sizeof *x.ring);
+    x.join = sim_malloc((size_t)x.n * sizeof *x.join);
+    x.gpus = sim_malloc((size_t)x.n * sizeof *x.gpus);
+    x.after = sim_malloc((size_t)x.n * sizeof *x.after);
+    x.matrix = sim_malloc((size_t)r->ep * r->ep * sizeof *x.matrix);
     x.mbuf = sim_malloc((size_t)route_slots(r) * sizeof *x.mbuf);
     res.gpu_busy_s = sim_calloc((size_t)x.n, sizeof *res.gpu_busy_s);
-    if (!x.stream || !x.prev || !x.n_in || !x.in_flows || !x.ring || !x.mbuf ||
+    if (!x.stream || !x.prev || !x.join || !x.gpus || !x.after || !x.matrix || !x.mbuf ||
         !res.gpu_busy_s) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
         goto done;
@@ -423,10 +421,12 @@ sim_status step_simulate_opts(const scn_config *c, const route_result *r, const 
             if (f_shared > 0)
                 work(&x, g, t_shared_f, STEP_CAT_EXPERT);
         }
-        all_to_all(&x, l, 1, STEP_CAT_DISPATCH);
+        if ((st = all_to_all(&x, l, 1, STEP_CAT_DISPATCH, err)) != SIM_OK)
+            goto done;
         for (int g = 0; g < x.n; g++)
             work_after_flows(&x, g, experts_s(&x, l, g, 0), STEP_CAT_EXPERT);
-        all_to_all(&x, l, 0, STEP_CAT_COMBINE);
+        if ((st = all_to_all(&x, l, 0, STEP_CAT_COMBINE, err)) != SIM_OK)
+            goto done;
         for (int g = 0; g < x.n; g++)
             work_after_flows(&x, g, t_unperm, STEP_CAT_OTHER);
     }
@@ -446,10 +446,12 @@ sim_status step_simulate_opts(const scn_config *c, const route_result *r, const 
         for (int g = 0; g < x.n; g++)
             work(&x, g, t_unperm, STEP_CAT_OTHER);
         /* gradients of the combine travel the dispatch's way, and vice versa */
-        all_to_all(&x, l, 1, STEP_CAT_COMBINE);
+        if ((st = all_to_all(&x, l, 1, STEP_CAT_COMBINE, err)) != SIM_OK)
+            goto done;
         for (int g = 0; g < x.n; g++)
             work_after_flows(&x, g, experts_s(&x, l, g, 1), STEP_CAT_EXPERT);
-        all_to_all(&x, l, 0, STEP_CAT_DISPATCH);
+        if ((st = all_to_all(&x, l, 0, STEP_CAT_DISPATCH, err)) != SIM_OK)
+            goto done;
         for (int g = 0; g < x.n; g++) {
             work_after_flows(&x, g, t_router_b, STEP_CAT_OTHER);
             if (f_shared > 0)
@@ -462,11 +464,13 @@ sim_status step_simulate_opts(const scn_config *c, const route_result *r, const 
             work(&x, g, embedding_s(&x), STEP_CAT_OTHER);
     /* gradients: replicated (attention, router, norms) over all GPUs; each expert over the
      * GPUs holding a replica of it (same EP rank in every EP group) */
-    ring_allreduce(&x, 0, 1, x.n, step_dense_params(c) * DTYPE_BYTES, x.ring);
+    if ((st = allreduce(&x, 0, 1, x.n, step_dense_params(c) * DTYPE_BYTES, err)) != SIM_OK)
+        goto done;
     int replicas = x.n / c->parallel.ep;
     for (int rank = 0; rank < c->parallel.ep; rank++)
-        ring_allreduce(&x, rank, c->parallel.ep, replicas,
-                       step_expert_params_per_gpu(c) * DTYPE_BYTES, x.ring);
+        if ((st = allreduce(&x, rank, c->parallel.ep, replicas,
+                            step_expert_params_per_gpu(c) * DTYPE_BYTES, err)) != SIM_OK)
+            goto done;
 
     st = sim_engine_run(x.e, err);
     if (st != SIM_OK)
@@ -486,9 +490,10 @@ done:
         step_result_fini(&res);
     sim_free(x.stream);
     sim_free(x.prev);
-    sim_free(x.n_in);
-    sim_free(x.in_flows);
-    sim_free(x.ring);
+    sim_free(x.join);
+    sim_free(x.gpus);
+    sim_free(x.after);
+    sim_free(x.matrix);
     sim_free(x.mbuf);
     topo_fini(&x.t);
     sim_engine_free(x.e);

@@ -1,10 +1,29 @@
 /* models/topo.h: cluster topology: the links of a cluster and the path between two GPUs.
  *
- * Today's shape: every GPU has a full-duplex port into its node's NVSwitch (an up link and
- * a down link, each intra_bw per direction) and one NIC (up and down, inter_bw each) into a
- * non-blocking fabric. A message inside a node crosses [src up, dst down] of the switch; a
- * message between nodes crosses [src NIC up, dst NIC down]. Latency sits on the up link,
- * so a path's latency is the configured one. The links are created in a sim_engine. */
+ * Every link is one direction of a full-duplex wire (the two directions are separate links
+ * with separate capacity). Inside a node (network.intra_topology):
+ *   - nvswitch: each GPU has a port into the node's NVSwitch, an up and a down link of
+ *     intra_bw each; GPU a -> b crosses [up(a), down(b)]. The switch itself is
+ *     non-blocking. NVLS collectives address the switch directly (topo_switch_up/down).
+ *   - pcie: each GPU has its own x16 link to the CPU's root complex (assumed non-blocking),
+ *     up and down of intra_bw (the PCIe preset); a -> b crosses [up(a), down(b)]. With
+ *     network.nvlink_bridge, GPUs 2i and 2i+1 are also joined by a bridge (one link per
+ *     direction) that carries their traffic instead.
+ *   - mesh: a direct link per ordered pair of GPUs of the node (AMD Infinity Fabric), each
+ *     of intra_bw; a -> b crosses [mesh(a, b)].
+ * Between nodes: NIC i of a node (network.nics_per_node of them; GPU j of g per node uses
+ * NIC j * nics / g) has an up and a down link of inter_bw. The GPU reaches its NIC through
+ * PCIe (its own x16 link, up and down); a NIC sits on a leaf switch: leaf (k, i) for the
+ * k-th group of network.nodes_per_leaf nodes when rail-optimized, else leaf k for all the
+ * group's NICs. Leaves meet in a non-blocking spine layer, each leaf's uplink (and
+ * downlink) carrying (sum of its NICs' bandwidth) / network.oversubscription. A message
+ * between nodes crosses [pcie up(a), NIC up, (leaf up, leaf down if the leaves differ),
+ * NIC down, pcie down(b)].
+ * Constraints that can never bind are left out, which changes no rate: a GPU's PCIe link
+ * when it is at least as fast as its NIC (its flows are a subset of the NIC's), and the
+ * leaf uplinks when the fat tree is not oversubscribed (their capacity is the sum of the
+ * NICs below). Latency sits on the first link of a path, so a path's latency is
+ * intra_lat_us or inter_lat_us, once. The links are created in a sim_engine. */
 #ifndef MODELS_TOPO_H
 #define MODELS_TOPO_H
 
@@ -13,10 +32,20 @@
 
 #define TOPO_MAX_PATH 8
 
+typedef enum { TOPO_NVSWITCH, TOPO_PCIE, TOPO_MESH } topo_kind;
+
 typedef struct topo {
-    int n_gpus, gpus_per_node;
-    sim_id *nvl_up, *nvl_down;     /* [n_gpus] */
-    sim_id *nic_up, *nic_down;     /* [n_gpus], -1 when there is a single node */
+    int n_gpus, gpus_per_node, nodes;
+    topo_kind kind;
+    int nvls;                      /* the NVSwitch reduces in-network */
+    int nics_per_node, n_leaves;
+    sim_id *gpu_up, *gpu_down;     /* [n_gpus] switch port or PCIe x16; -1 for mesh */
+    sim_id *mesh;                  /* mesh: [n_gpus * gpus_per_node], link g -> local j */
+    sim_id *bridge;                /* pcie + bridge: [n_gpus] link g -> its partner */
+    sim_id *pcie_up, *pcie_down;   /* [n_gpus] GPU <-> NIC, -1 when left out */
+    sim_id *nic_up, *nic_down;     /* [nodes * nics_per_node], -1 with a single node */
+    sim_id *leaf_up, *leaf_down;   /* [n_leaves], -1 when left out */
+    int *nic_leaf;                 /* [nics_per_node * nodes] leaf of each NIC */
 } topo;
 
 /* Adds the cluster's links to e. On failure t is left empty (topo_fini-safe). */
@@ -25,9 +54,18 @@ void topo_fini(topo *t);
 
 /* Writes the links from GPU src to GPU dst (src != dst) into path; returns their number. */
 int topo_path(const topo *t, int src, int dst, sim_id path[TOPO_MAX_PATH]);
+static inline int topo_node(const topo *t, int g) { return g / t->gpus_per_node; }
 
-/* Effective bandwidths after efficiency, bytes/s, and latencies, seconds. */
+/* NVSwitch nodes: GPU g's port to the switch, up (g -> switch) and down. */
+sim_id topo_switch_up(const topo *t, int g);
+sim_id topo_switch_down(const topo *t, int g);
+
+/* Effective bandwidths after efficiency, bytes/s. */
 double topo_intra_bw(const scn_config *c);
 double topo_inter_bw(const scn_config *c);
+double topo_pcie_bw(const scn_config *c);
+/* Bytes an NVLS transfer of 1 byte costs on the switch ports: the intra link's
+ * efficiency over its NVLS efficiency (1 when cluster.link_efficiency overrides both). */
+double topo_nvls_cost(const scn_config *c);
 
 #endif

@@ -413,3 +413,10 @@ const sim_id *sim_engine_flow_path(const sim_engine *e, sim_id f, int *n_links)
 double sim_engine_flow_bytes(const sim_engine *e, sim_id f) { return e->tasks[f].rec.bytes; }
 sim_time sim_engine_now(const sim_engine *e) { return sim_evq_now(e->q); }
 sim_evq *sim_engine_evq(sim_engine *e) { return e->q; }
+
+void sim_engine_fail(sim_engine *e, sim_status st)
+{
+    assert(st != SIM_OK);
+    if (e->run_status == SIM_OK)
+        e->run_status = st;
+}

@@ -89,5 +89,8 @@ sim_time sim_engine_now(const sim_engine *e);
 sim_evq *sim_engine_evq(sim_engine *e);
 /* The network model reports that a flow's last byte arrived now. */
 void sim_engine_flow_finished(sim_engine *e, sim_id flow);
+/* The network model reports a failure inside one of its own events (e.g. SIM_ENOMEM):
+ * the run stops and sim_engine_run returns that status. The first failure wins. */
+void sim_engine_fail(sim_engine *e, sim_status st);
 
 #endif

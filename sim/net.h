@@ -10,6 +10,7 @@
 #define SIM_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sim/engine.h"
 
@@ -24,6 +25,18 @@ struct sim_net_model {
 
 /* Per-flow latency + bytes / bottleneck bandwidth; flows ignore each other. */
 extern const sim_net_model sim_net_analytic;
+/* Max-min fair sharing (progressive filling), recomputed on the component of flows that a
+ * start or an end touches; flows finishing at the same picosecond complete in one update.
+ * See sim/net_flow.c. */
+extern const sim_net_model sim_net_flow;
+
+/* The flow model's solver on its own, for tests and tools: the max-min fair rates of
+ * n_flows flows over n_links links of capacity cap[l] (bytes/s, > 0). Flow f crosses the
+ * links links[path_off[f] .. path_off[f+1]-1] (path_off has n_flows + 1 entries). A flow
+ * with no link gets rate INFINITY. rate has n_flows entries. SIM_ENOMEM when out of
+ * memory (rate untouched). */
+sim_status sim_maxmin_rates(size_t n_links, const double *cap, size_t n_flows,
+                            const int32_t *path_off, const sim_id *links, double *rate);
 
 /* NULL-terminated list of every network model, and look-up by name (NULL if unknown). */
 extern const sim_net_model *const sim_net_models[];

@@ -39,7 +39,7 @@ const sim_net_model sim_net_analytic = {
     .flow_start = analytic_flow_start,
 };
 
-const sim_net_model *const sim_net_models[] = {&sim_net_analytic, NULL};
+const sim_net_model *const sim_net_models[] = {&sim_net_flow, &sim_net_analytic, NULL};
 
 const sim_net_model *sim_net_model_find(const char *name)
 {

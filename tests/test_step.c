@@ -69,6 +69,12 @@ static void make_config(scn_config *c)
     strcpy(c->training.precision, "bf16");
     strcpy(c->model.attention, "gqa");
     c->model.vocab = 0;
+    strcpy(c->network.all_reduce, "ring");    /* the hand-computed ring below */
+    strcpy(c->network.all_to_all, "direct");
+    c->network.chunk_KiB = 512;
+    c->network.rail_optimized = 1;
+    c->network.nodes_per_leaf = 32;
+    c->network.oversubscription = 1;
     assert_int_equal(scn_resolve(c, NULL, NULL), SIM_OK);
 }
 

@@ -1,0 +1,261 @@
+/* tests/test_coll.c: collective algorithms: closed forms on ideal links (to 1e-9
+ * relative), oversubscription, all-to-allv, and the published measurements of
+ * docs/VALIDATION.md that the model meets within 10%. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "models/coll.h"
+#include "models/scenario.h"
+#include "sim/cfg.h"
+
+static void config(scn_config *c, const char **sets)
+{
+    size_t n = 0;
+    while (sets[n])
+        n++;
+    sim_err err = {0};
+    if (sim_cfg_load_string(scn_keys, scn_n_keys, c, "t", "[parallel]\nep = 1\n", sets, n, &err) ||
+        scn_resolve(c, NULL, &err))
+        fail_msg("%s", err.msg);
+}
+
+static double run(const scn_config *c, coll_op op, const char *algo, double bytes,
+                  const double *matrix)
+{
+    const coll_algo *a = coll_find(op, algo);
+    assert_non_null(a);
+    double t = -1;
+    sim_err err = {0};
+    if (coll_simulate(c, a, bytes, matrix, &t, NULL, NULL, &err) != SIM_OK)
+        fail_msg("%s", err.msg);
+    return t;
+}
+
+static void near(double got, double want, double rel)
+{
+    if (!(fabs(got - want) <= rel * fabs(want)))
+        fail_msg("got %.12g, expected %.12g (relative tolerance %g)", got, want, rel);
+}
+
+/* Ideal links inside one node: B = 100 GB/s per direction, latency a = 1 us, no chunking.
+ * Ring all-reduce of S = 1e9 bytes on P = 8: 2(P-1)(a + S/(P B)) (the issue's closed
+ * form); reduce-scatter and all-gather: (P-1)(a + S/(P B)). Both network models agree
+ * (ring flows never share a link). */
+static const char *ideal8[] = {"cluster.intra_bw_GBps=100", "cluster.intra_lat_us=1",
+                               "cluster.link_efficiency=1", "network.chunk_KiB=0", NULL};
+
+static void test_ring_closed_forms(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, ideal8);
+    const double S = 1e9, B = 100e9, a = 1e-6, P = 8;
+    near(run(&c, COLL_ALL_REDUCE, "ring", S, NULL), 2 * (P - 1) * (a + S / (P * B)), 1e-9);
+    near(run(&c, COLL_REDUCE_SCATTER, "ring", S, NULL), (P - 1) * (a + S / (P * B)), 1e-9);
+    near(run(&c, COLL_ALL_GATHER, "ring", S, NULL), (P - 1) * (a + S / (P * B)), 1e-9);
+    strcpy(c.network.model, "analytic");
+    near(run(&c, COLL_ALL_REDUCE, "ring", S, NULL), 2 * (P - 1) * (a + S / (P * B)), 1e-9);
+}
+
+/* Chunked ring, flow model: pipelining keeps the link busy: for S = 8 GiB the busbw is
+ * within 1% of B (the fill of 2(P-1) chunk steps is 14 x 16 MiB-ish / 8 GiB). */
+static void test_ring_chunked_reaches_link_rate(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, (const char *[]){"cluster.intra_bw_GBps=100", "cluster.link_efficiency=1", NULL});
+    double S = 8.0 * (1 << 30), t = run(&c, COLL_ALL_REDUCE, "ring", S, NULL);
+    double bus = S / t * coll_busbw_factor(COLL_ALL_REDUCE, 8);
+    assert_true(bus <= 100e9 && bus > 0.99 * 100e9);
+}
+
+/* Pairwise all-to-all in one ideal node: n-1 rounds, each a + (S/n)/B (a round's flows
+ * use distinct ports): (P-1)(a + S/(P B)). Tree all-reduce on 2 GPUs: each tree moves S/2
+ * up then down, the two trees on opposite directions: 2(a + S/(2B)). */
+static void test_pairwise_and_tree_closed_forms(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, ideal8);
+    const double S = 1e9, B = 100e9, a = 1e-6, P = 8;
+    near(run(&c, COLL_ALL_TO_ALL, "pairwise", S, NULL), (P - 1) * (a + S / (P * B)), 1e-9);
+    config(&c, (const char *[]){"cluster.intra_bw_GBps=100", "cluster.intra_lat_us=1",
+                                "cluster.link_efficiency=1", "network.chunk_KiB=0",
+                                "cluster.gpus_per_node=2", NULL});
+    near(run(&c, COLL_ALL_REDUCE, "tree", S, NULL), 2 * (a + S / (2 * B)), 1e-9);
+}
+
+/* NVLS without chunking on L = 8 ideal ports: up S, down S/L, up S/L, down S; a port's
+ * latency sits on its up link (as on every path), so each up-down round trip through the
+ * switch pays a once: 2a + 2 S (1 + 1/L) / B. */
+static void test_nvls_closed_form(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, ideal8);
+    const double S = 1e9, B = 100e9, a = 1e-6, L = 8;
+    near(run(&c, COLL_ALL_REDUCE, "nvls", S, NULL), 2 * a + 2 * S * (1 + 1 / L) / B, 1e-9);
+}
+
+/* Direct all-to-all across 4 nodes x 8 GPUs, ideal NICs of B = 50 GB/s, inter latency
+ * a = 5 us, NVLink much faster (450 GB/s): each NIC carries the 24 remote flows of S/32,
+ * each at B/24: t = a + 24 (S/32) / B, bounded by the NIC. */
+static void test_all_to_all_nic_bound(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, (const char *[]){"cluster.nodes=4", "cluster.link_efficiency=1",
+                                "cluster.inter_lat_us=5", NULL});
+    const double S = 1e9, B = 50e9;
+    near(run(&c, COLL_ALL_TO_ALL, "direct", S, NULL), 5e-6 + 24 * (S / 32) / B, 1e-9);
+}
+
+/* Oversubscription: 64 nodes of 1 GPU, 32 per leaf, ideal NICs B = 50 GB/s, a = 5 us.
+ * Each GPU sends S = 1e8 bytes to each of the 32 GPUs under the other leaf (all traffic
+ * crosses the spine). Non-blocking: NIC-bound, a + 32 S / B. 2:1: a leaf's uplink carries
+ * 32 B / 2 for its 32 GPUs, B/2 each: a + 64 S / B, the cross-leaf bandwidth halved. */
+static void test_oversubscription_halves_cross_leaf(void **state)
+{
+    (void)state;
+    const int n = 64;
+    const double S = 1e8, B = 50e9;
+    double *m = calloc((size_t)n * n, sizeof *m);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            m[i * n + j] = (i < 32) != (j < 32) ? S : 0;
+    scn_config c;
+    config(&c, (const char *[]){"cluster.nodes=64", "cluster.gpus_per_node=1",
+                                "cluster.link_efficiency=1", "cluster.inter_lat_us=5", NULL});
+    near(run(&c, COLL_ALL_TO_ALL, "direct", 0, m), 5e-6 + 32 * S / B, 1e-9);
+    c.network.oversubscription = 2;
+    near(run(&c, COLL_ALL_TO_ALL, "direct", 0, m), 5e-6 + 64 * S / B, 1e-9);
+    free(m);
+}
+
+/* All-to-allv with one hot destination: 8 ideal GPUs, everyone sends 1e8 bytes to GPU 0
+ * and nothing else: GPU 0's down port carries 7 flows: a + 7e8 / B; the others finish at
+ * their latency-free start (0). */
+static void test_all_to_allv_hot_destination(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, ideal8);
+    double m[64] = {0};
+    for (int i = 1; i < 8; i++)
+        m[i * 8 + 0] = 1e8;
+    const coll_algo *a = coll_find(COLL_ALL_TO_ALL, "direct");
+    double t, fin[8];
+    assert_int_equal(coll_simulate(&c, a, 0, m, &t, fin, NULL, NULL), SIM_OK);
+    near(t, 1e-6 + 7e8 / 100e9, 1e-9);
+    near(fin[0], t, 0);
+    for (int g = 1; g < 8; g++)
+        assert_true(fin[g] == 0);
+}
+
+/* Hierarchical all-to-all moves the same data: on 2 nodes x 4 ideal GPUs with NICs of
+ * 50 GB/s and NVLink of 1000 GB/s (forwarding nearly free), its time is within 2% of the
+ * direct one (both NIC-bound: a + 4 (S/8) / B), plus its chunk latencies. */
+static void test_hierarchical_all_to_all(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, (const char *[]){"cluster.nodes=2", "cluster.gpus_per_node=4",
+                                "cluster.link_efficiency=1", "cluster.intra_bw_GBps=1000",
+                                NULL});
+    double S = 1e9, d = run(&c, COLL_ALL_TO_ALL, "direct", S, NULL);
+    double h = run(&c, COLL_ALL_TO_ALL, "hierarchical", S, NULL);
+    near(d, 4e-6 + 4 * (S / 8) / 50e9, 1e-9);
+    assert_true(h >= d && h < 1.02 * d);
+}
+
+/* Bad shapes are reported, not crashed on: hierarchical all-reduce over ranks unevenly
+ * spread over nodes cannot be built. */
+static void test_uneven_hierarchical_rejected(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, (const char *[]){"cluster.nodes=2", "cluster.gpus_per_node=4", NULL});
+    sim_engine *e = NULL;
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    topo t;
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    int gpus[3] = {0, 1, 4};
+    sim_id done[3];
+    coll_args a = {.e = e, .t = &t, .n = 3, .gpus = gpus, .bytes = 1e6};
+    sim_err err = {0};
+    assert_int_equal(coll_hier_all_reduce.build(&a, done, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "same number of ranks on every node"));
+    topo_fini(&t);
+    sim_engine_free(e);
+}
+
+/* nccl-tests' bus-bandwidth factors. */
+static void test_busbw_factors(void **state)
+{
+    (void)state;
+    assert_true(coll_busbw_factor(COLL_ALL_REDUCE, 8) == 2.0 * 7 / 8);
+    assert_true(coll_busbw_factor(COLL_ALL_GATHER, 8) == 7.0 / 8);
+    assert_true(coll_busbw_factor(COLL_ALL_TO_ALL, 16) == 15.0 / 16);
+}
+
+/* Published measurements (docs/VALIDATION.md has the sources and every miss), presets as
+ * shipped, 8 GiB messages: each within the issue's 10% target. */
+static double busbw(const char **sets, coll_op op, const char *algo, double S)
+{
+    scn_config c;
+    config(&c, sets);
+    return S / run(&c, op, algo, S, NULL) * coll_busbw_factor(op, scn_world(&c));
+}
+
+static void test_validation_within_10_percent(void **state)
+{
+    (void)state;
+    const double G8 = 8.0 * (1 << 30);
+    /* 8x H100 ring all-reduce ~370 GB/s busbw (nccl-tests issue 212) */
+    near(busbw((const char *[]){"cluster.gpu=h100-sxm", NULL}, COLL_ALL_REDUCE, "ring", G8),
+         370e9, 0.10);
+    /* 8x H100 NVLS ~480 GB/s (same issue; the calibration point of nvls_efficiency) */
+    near(busbw((const char *[]){"cluster.gpu=h100-sxm", NULL}, COLL_ALL_REDUCE, "nvls", G8),
+         480e9, 0.10);
+    /* 8x A100 all-reduce ~230 GB/s at 8 GB (nccl-tests issue 149) */
+    near(busbw((const char *[]){"cluster.gpu=a100-sxm", NULL}, COLL_ALL_REDUCE, "ring", G8),
+         230e9, 0.10);
+    /* all-to-all over N nodes x 8 H100, one NDR NIC per GPU: N/(N-1) x 46-48 GB/s
+     * (nccl-tests issues 130 and 290); midpoint 47 */
+    for (int N = 2; N <= 8; N *= 2) {
+        char nodes[32];
+        snprintf(nodes, sizeof nodes, "cluster.nodes=%d", N);
+        near(busbw((const char *[]){nodes, NULL}, COLL_ALL_TO_ALL, "direct", 1.0 * (1 << 30)),
+             N / (N - 1.0) * 47e9, 0.10);
+    }
+    /* DeepEP intranode EP8 dispatch on H800: 153 GB/s NVLink bottleneck bandwidth (DeepEP
+     * README); an all-to-all's busbw is the bytes each GPU puts on NVLink over the time */
+    near(busbw((const char *[]){"cluster.gpu=h800", NULL}, COLL_ALL_TO_ALL, "direct",
+               1.0 * (1 << 30)),
+         153e9, 0.10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ring_closed_forms),
+        cmocka_unit_test(test_ring_chunked_reaches_link_rate),
+        cmocka_unit_test(test_pairwise_and_tree_closed_forms),
+        cmocka_unit_test(test_nvls_closed_form),
+        cmocka_unit_test(test_all_to_all_nic_bound),
+        cmocka_unit_test(test_oversubscription_halves_cross_leaf),
+        cmocka_unit_test(test_all_to_allv_hot_destination),
+        cmocka_unit_test(test_hierarchical_all_to_all),
+        cmocka_unit_test(test_uneven_hierarchical_rejected),
+        cmocka_unit_test(test_busbw_factors),
+        cmocka_unit_test(test_validation_within_10_percent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
