@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/trace.h"
+#include "models/cost.h"
 #include "models/route.h"
 #include "models/scenario.h"
 #include "models/step.h"
@@ -42,12 +43,17 @@ static const char run_usage[] =
     "  --skip-existing          do nothing if the database already holds a run of this\n"
     "                           scenario with the same resolved keys (used by sweeps)\n"
     "  --trace FILE.json        write the first step's tasks as a Chrome trace (open it in\n"
-    "                           ui.perfetto.dev or chrome://tracing)\n";
+    "                           ui.perfetto.dev or chrome://tracing)\n"
+    "  --dense-equivalent[=PRESET]\n"
+    "                           also simulate a dense model on the same cluster and tokens per\n"
+    "                           step (default: the same active parameters; or a named dense\n"
+    "                           preset, e.g. llama3-70b) and print both costs side by side\n";
 
 typedef struct run_opts {
     const char *file;
     const char *db;
     const char *trace;
+    const char *dense;          /* --dense-equivalent: "" = same active parameters */
     const char **sets;
     size_t n_sets;
     int json, quiet, skip_existing;
@@ -79,6 +85,10 @@ static int parse_args(int argc, char **argv, run_opts *o)
                 o->trace = argv[++i];
             else
                 o->db = argv[++i];
+        } else if (strcmp(a, "--dense-equivalent") == 0) {
+            o->dense = "";
+        } else if (strncmp(a, "--dense-equivalent=", 19) == 0) {
+            o->dense = a + 19;
         } else if (strncmp(a, "--set=", 6) == 0) {
             o->sets[o->n_sets++] = a + 6;
         } else if (strncmp(a, "--db=", 5) == 0) {
@@ -302,6 +312,8 @@ typedef struct summary {
     double max_mean_gpu_load, cv, entropy, aux_loss;
     int cold_experts;
     double balanced_step_time_s, imbalance_cost_s, imbalance_cost_percent;
+    cost_result cost;           /* throughput, MFU and training cost (models/cost.h) */
+    mem_footprint mem;          /* per GPU */
 } summary;
 
 static void summarize(const scn_config *c, const run_totals *t, summary *s)
@@ -338,6 +350,8 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
     s->balanced_step_time_s = sim_time_to_s(t->balanced.step_time);
     s->imbalance_cost_s = s->step_time_s - s->balanced_step_time_s;
     s->imbalance_cost_percent = 100.0 * s->imbalance_cost_s / s->step_time_s;
+    cost_of(c, s->step_time_s, s->tokens / t->n_steps, &s->cost);
+    mem_footprint_of(c, NULL, &s->mem);
 }
 
 /* GPUs whose tasks of the first step are stored for `moesim plot --kind timeline` */
@@ -448,6 +462,16 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         {"balanced_step_time_s", s->balanced_step_time_s},
         {"imbalance_cost_s", s->imbalance_cost_s},
         {"imbalance_cost_percent", s->imbalance_cost_percent},
+        {"tokens_per_s", s->cost.tokens_per_s},
+        {"model_tflops_per_gpu", s->cost.model_tflops_per_gpu},
+        {"mfu", s->cost.mfu},
+        {"params_total", s->cost.params_total},
+        {"params_active", s->cost.params_active},
+        {"gpu_hours", s->cost.gpu_hours},
+        {"cost_usd", s->cost.cost_usd},
+        {"gpu_hours_per_trillion_tokens", s->cost.gpu_hours_per_trillion_tokens},
+        {"memory_per_gpu_bytes", s->mem.total_bytes},
+        {"fits", s->mem.total_bytes <= s->mem.capacity_bytes ? 1.0 : 0.0},
     };
     res_run run = {
         .name = name,
@@ -496,6 +520,14 @@ static void print_summary(const char *file, const scn_config *c, const run_total
     printf("step time  %.3f ms%s\n", s->step_time_s * 1e3, t->n_steps > 1 ? " (mean)" : "");
     printf("throughput %.0f tokens/s, %.1f tokens/s per GPU\n", tok_step / s->step_time_s,
            tok_step / s->step_time_s / n);
+    printf("compute    %.1f model TFLOP/s per GPU, MFU %.1f%% of %.0f TFLOP/s %s peak "
+           "(%.3g training FLOPs per token)\n",
+           s->cost.model_tflops_per_gpu, 100 * s->cost.mfu, s->cost.peak_tflops,
+           c->training.precision, s->cost.flops_per_token_train);
+    printf("cost       %.3g tokens: %.0f GPU-hours (%.1f days on these %d GPUs), $%.0f at "
+           "$%.2f/GPU-hour; %.0f GPU-hours per trillion tokens\n",
+           c->cost.train_tokens, s->cost.gpu_hours, s->cost.wall_days, n, s->cost.cost_usd,
+           c->cost.usd_per_gpu_hour, s->cost.gpu_hours_per_trillion_tokens);
     printf("breakdown (critical path):\n");
     for (int k = 0; k < STEP_N_CAT; k++)
         printf("  %-14s %10.3f ms  %5.1f%%\n", step_category_names[k], s->breakdown_s[k] * 1e3,
@@ -504,9 +536,7 @@ static void print_summary(const char *file, const scn_config *c, const run_total
            "load max/mean %.3f\n",
            c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped / s->assignments,
            s->max_mean_load);
-    mem_footprint m;
-    mem_footprint_of(c, NULL, &m);
-    cli_memory_print(c, &m);
+    cli_memory_print(c, &s->mem);
     printf("balance    GPU load max/mean %.3f; cv %.3f, entropy %.3f, aux loss %.3f; "
            "cold experts %d of %d\n",
            s->max_mean_gpu_load, s->cv, s->entropy, s->aux_loss, s->cold_experts,
@@ -519,7 +549,7 @@ static void print_summary(const char *file, const scn_config *c, const run_total
 }
 
 static int print_json(const scn_config *c, const run_totals *t, const summary *s,
-                      const char *db_path, int64_t run_id)
+                      const char *db_path, int64_t run_id, const summary *dense)
 {
     int n = scn_world(c);
     double tok_step = s->tokens / t->n_steps;
@@ -550,9 +580,35 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
     cJSON *arr = cJSON_AddArrayToObject(o, "step_times_s");
     for (int i = 0; i < t->n_steps && arr; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateNumber(sim_time_to_s(t->steps[i].step_time)));
-    mem_footprint m;
-    mem_footprint_of(c, NULL, &m);
-    cli_memory_json(o, &m);
+    cJSON_AddNumberToObject(o, "model_tflops_per_gpu", s->cost.model_tflops_per_gpu);
+    cJSON_AddNumberToObject(o, "mfu", s->cost.mfu);
+    cJSON_AddNumberToObject(o, "params_total", s->cost.params_total);
+    cJSON_AddNumberToObject(o, "params_active", s->cost.params_active);
+    cJSON_AddNumberToObject(o, "flops_per_token_train", s->cost.flops_per_token_train);
+    cJSON_AddNumberToObject(o, "train_tokens", c->cost.train_tokens);
+    cJSON_AddNumberToObject(o, "gpu_hours", s->cost.gpu_hours);
+    cJSON_AddNumberToObject(o, "wall_days", s->cost.wall_days);
+    cJSON_AddNumberToObject(o, "cost_usd", s->cost.cost_usd);
+    cJSON_AddNumberToObject(o, "gpu_hours_per_trillion_tokens",
+                            s->cost.gpu_hours_per_trillion_tokens);
+    cJSON_AddNumberToObject(o, "memory_per_gpu_bytes", s->mem.total_bytes);
+    cJSON_AddBoolToObject(o, "fits", s->mem.total_bytes <= s->mem.capacity_bytes);
+    cli_memory_json(o, &s->mem);
+    if (dense) {
+        cJSON *d = cJSON_AddObjectToObject(o, "dense_equivalent");
+        if (d) {
+            cJSON_AddNumberToObject(d, "step_time_s", dense->step_time_s);
+            cJSON_AddNumberToObject(d, "tokens_per_s_per_gpu", dense->cost.tokens_per_s_per_gpu);
+            cJSON_AddNumberToObject(d, "model_tflops_per_gpu", dense->cost.model_tflops_per_gpu);
+            cJSON_AddNumberToObject(d, "mfu", dense->cost.mfu);
+            cJSON_AddNumberToObject(d, "params_total", dense->cost.params_total);
+            cJSON_AddNumberToObject(d, "params_active", dense->cost.params_active);
+            cJSON_AddNumberToObject(d, "gpu_hours", dense->cost.gpu_hours);
+            cJSON_AddNumberToObject(d, "cost_usd", dense->cost.cost_usd);
+            cJSON_AddNumberToObject(d, "memory_per_gpu_bytes", dense->mem.total_bytes);
+            cJSON_AddBoolToObject(d, "fits", dense->mem.total_bytes <= dense->mem.capacity_bytes);
+        }
+    }
     cJSON_AddStringToObject(o, "db", db_path);
     cJSON_AddNumberToObject(o, "run_id", (double)run_id);
     char *txt = cJSON_Print(o);
@@ -562,6 +618,90 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
     puts(txt);
     cJSON_free(txt);
     return 0;
+}
+
+/* The dense comparator of an MoE scenario: the same cluster, parallelism, sequence and batch,
+ * with either a dense FFN of the same active size (k routed + shared experts' widths) or a
+ * named preset's whole [model] section. */
+static sim_status dense_config(const scn_config *c, const char *preset, scn_config *d,
+                               sim_err *err)
+{
+    *d = *c;
+    if (preset[0]) {
+        char text[160];
+        snprintf(text, sizeof text, "[model]\npreset = %.100s\n", preset);
+        scn_config p;
+        sim_status st = cli_load_scenario_text("--dense-equivalent", text, NULL, 0, &p, err);
+        if (st != SIM_OK)
+            return st;
+        d->model = p.model;
+    } else {
+        int fs = c->model.ffn_shared > 0 ? c->model.ffn_shared : c->model.ffn_expert;
+        int moe_ffn = c->model.top_k * c->model.ffn_expert + c->model.shared_experts * fs;
+        if (c->model.dense_layers > 0 && c->model.ffn_dense != moe_ffn)
+            return sim_err_set(err, SIM_EINPUT,
+                               "--dense-equivalent: the model has dense layers of another width "
+                               "(ffn_dense %d vs %d); name a dense preset instead",
+                               c->model.ffn_dense, moe_ffn);
+        d->model.dense_layers = c->model.layers;
+        d->model.ffn_dense = moe_ffn;
+        d->model.experts = 1;
+        d->model.top_k = 1;
+        d->model.shared_experts = 0;
+    }
+    if (d->model.dense_layers != d->model.layers)
+        return sim_err_set(err, SIM_EINPUT, "--dense-equivalent=%s: not a dense model (%d of %d "
+                           "layers are dense)", preset, d->model.dense_layers, d->model.layers);
+    d->parallel.ep = 1;
+    snprintf(d->routing.model, sizeof d->routing.model, "uniform");
+    d->routing.capacity_factor = 0;
+    d->routing.node_limit = d->routing.group_nodes = 0;
+    snprintf(d->routing.dynamics, sizeof d->routing.dynamics, "none");
+    d->placement.spare_slots = 0;
+    const sim_cfg_key *bad = NULL;
+    sim_status st = scn_resolve(d, &bad, err);
+    if (st != SIM_OK) {
+        char msg[sizeof err->msg];
+        memcpy(msg, err->msg, sizeof msg);
+        sim_err_set(err, st, "--dense-equivalent: %.900s", msg);
+    }
+    return st;
+}
+
+static void compare_row(const char *what, const char *fmt, double moe, double dense)
+{
+    char a[64], b[64];
+    snprintf(a, sizeof a, fmt, moe);
+    snprintf(b, sizeof b, fmt, dense);
+    printf("  %-30s %18s %18s\n", what, a, b);
+}
+
+static void print_comparison(const scn_config *c, const summary *m, const scn_config *dc,
+                             const summary *d, const char *preset)
+{
+    printf("\ndense comparator: %s, on the same cluster and tokens per step\n",
+           preset[0] ? preset : "a dense model with the same active parameters");
+    printf("  %-30s %18s %18s\n", "", "MoE (scenario)", "dense");
+    compare_row("parameters total (B)", "%.2f", m->cost.params_total / 1e9,
+                d->cost.params_total / 1e9);
+    compare_row("parameters active (B)", "%.2f", m->cost.params_active / 1e9,
+                d->cost.params_active / 1e9);
+    compare_row("step time (ms)", "%.3f", m->step_time_s * 1e3, d->step_time_s * 1e3);
+    compare_row("tokens/s per GPU", "%.1f", m->cost.tokens_per_s_per_gpu,
+                d->cost.tokens_per_s_per_gpu);
+    compare_row("model TFLOP/s per GPU", "%.1f", m->cost.model_tflops_per_gpu,
+                d->cost.model_tflops_per_gpu);
+    compare_row("MFU (%)", "%.1f", 100 * m->cost.mfu, 100 * d->cost.mfu);
+    compare_row("memory per GPU (GB)", "%.1f", m->mem.total_bytes / 1e9, d->mem.total_bytes / 1e9);
+    compare_row("fits", "%.0f", m->mem.total_bytes <= m->mem.capacity_bytes,
+                d->mem.total_bytes <= d->mem.capacity_bytes);
+    compare_row("GPU-hours for train_tokens", "%.0f", m->cost.gpu_hours, d->cost.gpu_hours);
+    compare_row("cost (USD)", "%.0f", m->cost.cost_usd, d->cost.cost_usd);
+    double r = d->cost.cost_usd / m->cost.cost_usd;
+    printf("  the MoE run costs %.2fx %s the dense one (%.3g tokens, $%.2f/GPU-hour)\n",
+           r >= 1 ? r : 1 / r, r >= 1 ? "less than" : "more than", c->cost.train_tokens,
+           c->cost.usd_per_gpu_hour);
+    (void)dc;
 }
 
 int cli_run(int argc, char **argv)
@@ -628,10 +768,26 @@ int cli_run(int argc, char **argv)
     st = store(o.db, name, text, &c, &t, &s, started, &run_id, &err);
     if (st != SIM_OK)
         goto out;
+    scn_config dc;
+    run_totals dt = {0};
+    summary ds;
+    if (o.dense) {
+        st = dense_config(&c, o.dense, &dc, &err);
+        if (st == SIM_OK)
+            st = simulate(&dc, &o, calib.n ? &calib : NULL, &dt, &err);
+        if (st != SIM_OK) {
+            totals_fini(&dt);
+            goto out;
+        }
+        summarize(&dc, &dt, &ds);
+    }
     if (o.json)
-        rc = print_json(&c, &t, &s, o.db, run_id);
+        rc = print_json(&c, &t, &s, o.db, run_id, o.dense ? &ds : NULL);
     else
         print_summary(o.file, &c, &t, &s, o.db, run_id);
+    if (o.dense && !o.json)
+        print_comparison(&c, &s, &dc, &ds, o.dense);
+    totals_fini(&dt);
 out:
     if (st != SIM_OK)
         rc = cli_fail(&err);

@@ -201,6 +201,12 @@ const sim_cfg_key scn_keys[] = {
      "columns of one output tile (tiled model)"},
     {"gemm", "calibration", SIM_CFG_STRING, OFF(gemm.calibration), SZ(gemm.calibration), 0, 0,
      0, "", NULL, "", "CSV of measured GEMM times (m,n,k,dtype,time_us) that overrides the model"},
+
+    /* cost of a training run (models/cost.h) */
+    {"cost", "usd_per_gpu_hour", SIM_CFG_DOUBLE, OFF(cost.usd_per_gpu_hour), 0, 0, 1e9, 0, "2",
+     NULL, "USD", "price of one GPU-hour (default: an assumed spot H100 price)"},
+    {"cost", "train_tokens", SIM_CFG_DOUBLE, OFF(cost.train_tokens), 0, 0, 1e18,
+     SIM_CFG_MIN_OPEN, "1e12", NULL, "tokens", "tokens of the whole training run"},
 };
 const size_t scn_n_keys = sizeof scn_keys / sizeof scn_keys[0];
 

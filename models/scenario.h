@@ -117,6 +117,10 @@ typedef struct scn_config {
         int tile_m, tile_n;      /* output tile of the tiled model */
         char calibration[256];   /* CSV of measured GEMM times; "" = none */
     } gemm;
+    struct {                     /* what training costs (models/cost.h) */
+        double usd_per_gpu_hour;
+        double train_tokens;     /* tokens of the whole training run */
+    } cost;
 } scn_config;
 
 extern const sim_cfg_key scn_keys[];

@@ -1,6 +1,7 @@
 /* tests/test_tools.c: end-to-end tests of sweep, shard + merge and check (the binary named
  * by MOESIM, ./moesim by default). */
 #include <cJSON.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -252,6 +253,33 @@ static void test_trace(void **state)
     assert_int_equal(q("tr.db", "SELECT count(*) FROM runs"), 1);
 }
 
+/* --json carries every output key of the training-step issue; --dense-equivalent adds the
+ * comparator (same active parameters, or a named dense preset); an MoE preset is refused. */
+static void test_outputs_and_dense_equivalent(void **state)
+{
+    (void)state;
+    assert_int_equal(run("run tiny.ini --db o.db --json --dense-equivalent"), 0);
+    cJSON *o = cJSON_Parse(out_buf);
+    assert_non_null(o);
+    const char *keys[] = {"tokens_per_s", "tokens_per_s_per_gpu", "model_tflops_per_gpu", "mfu",
+                          "memory_per_gpu_bytes", "fits", "dropped_fraction", "max_mean_load",
+                          "imbalance_cost_s", "params_total", "params_active", "gpu_hours",
+                          "cost_usd", "gpu_hours_per_trillion_tokens", "dense_equivalent"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!cJSON_GetObjectItem(o, keys[i]))
+            fail_msg("--json lacks %s", keys[i]);
+    cJSON *d = cJSON_GetObjectItem(o, "dense_equivalent");
+    /* same active parameters by construction (the dense FFN is k experts wide) */
+    double pa = cJSON_GetObjectItem(o, "params_active")->valuedouble;
+    double da = cJSON_GetObjectItem(d, "params_active")->valuedouble;
+    assert_true(fabs(da - pa) / pa < 0.01);
+    cJSON_Delete(o);
+    assert_int_equal(run("run tiny.ini --db o.db --dense-equivalent=llama3-8b"), 0);
+    assert_non_null(strstr(out_buf, "dense comparator: llama3-8b"));
+    assert_int_equal(run("run tiny.ini --db o.db --dense-equivalent=mixtral-8x7b"), 2);
+    assert_non_null(strstr(err_buf, "not a dense model"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_check_exit_codes),
         cmocka_unit_test(test_plot_kinds),
         cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_outputs_and_dense_equivalent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
