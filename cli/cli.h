@@ -43,6 +43,7 @@ int cli_sweep(int argc, char **argv);
 int cli_merge(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_coll(int argc, char **argv);
+int cli_gemm(int argc, char **argv);
 
 /* Prints "moesim: MESSAGE" on stderr and returns the exit status of err's status. */
 int cli_fail(const sim_err *err);

@@ -24,6 +24,8 @@ static const char usage[] =
     "                     compare runs pairwise; exit 1 if any regressed beyond tolerance\n"
     "  model PRESET|FILE [--set section.key=value]... [--json]\n"
     "                     parameters, FLOPs per token and memory footprint of a model\n"
+    "  gemm M N K [--gpu NAME] [--dtype bf16|fp8] [--json]\n"
+    "                     time and TFLOP/s of one GEMM as the GEMM cost model predicts\n"
     "  coll [FILE] --gpu NAME --nodes N --op OP -b MIN -e MAX -f F [--json]\n"
     "                     nccl-tests on a simulated cluster: time, algbw, busbw per size\n"
     "\n"
@@ -61,6 +63,8 @@ int main(int argc, char **argv)
         return cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "model") == 0)
         return cli_model(argc - 1, argv + 1);
+    if (strcmp(cmd, "gemm") == 0)
+        return cli_gemm(argc - 1, argv + 1);
     if (strcmp(cmd, "coll") == 0)
         return cli_coll(argc - 1, argv + 1);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage);

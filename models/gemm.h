@@ -79,6 +79,11 @@ double gemm_calib_time_s(const gemm_calib *cal, const gemm_model *gm, void *stat
 
 const gemm_model *gemm_model_find(const char *name);
 
+/* The device of a resolved scenario: its GPU preset's peaks, HBM and SMs, with the
+ * scenario's efficiencies, launch overhead and tile (models/gemm_device.c). */
+struct scn_config;
+void gemm_device_of(const struct scn_config *c, gemm_device *out);
+
 /* Seconds for a memory-bound kernel moving `bytes` (read + written), plus launch;
  * 0 for 0 bytes. */
 double gemm_memory_kernel_s(const gemm_device *dev, double bytes);

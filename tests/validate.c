@@ -14,7 +14,8 @@
  *
  * A metric path is dot-separated object keys and array indices, e.g. "breakdown_s.dispatch"
  * or "rows.-1.busbw_GBps" (negative indices count from the end). Each case runs
- * `MOESIM COMMAND --json --quiet` (MOESIM from the environment, default ./moesim), and the
+ * `MOESIM COMMAND --json` (plus --quiet for `run`; MOESIM from the environment, default
+ * ./moesim), and the
  * runner prints a table of case, published, moesim, error and tolerance, rewrites the table
  * between the markers <!-- validate:begin --> and <!-- validate:end --> in the report file
  * (default docs/VALIDATION.md; --no-write to leave it), and exits 1 when any case is outside
@@ -135,7 +136,8 @@ static cJSON *walk(cJSON *o, const char *path)
 static void run_case(vcase *c, const char *moesim)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s --json --quiet 2>&1", moesim, c->command);
+    int quiet = strncmp(c->command, "run ", 4) == 0;   /* the commands with progress output */
+    snprintf(cmd, sizeof cmd, "%s %s --json%s 2>&1", moesim, c->command, quiet ? " --quiet" : "");
     FILE *p = popen(cmd, "r");
     if (!p) {
         snprintf(c->why, sizeof c->why, "cannot run");
@@ -182,7 +184,7 @@ static void table(FILE *f, const vset *s, int markdown)
         fprintf(f, "| case | published | moesim | error | tolerance | unit | source |\n"
                    "| --- | --- | --- | --- | --- | --- | --- |\n");
     else
-        fprintf(f, "%-36s %14s %14s %9s %9s  %s\n", "case", "published", "moesim", "error",
+        fprintf(f, "%-50s %12s %12s %9s %7s  %s\n", "case", "published", "moesim", "error",
                 "tol", "verdict");
     for (int i = 0; i < s->n; i++) {
         const vcase *c = &s->cases[i];
@@ -202,7 +204,7 @@ static void table(FILE *f, const vset *s, int markdown)
                     c->ok ? "" : " **(miss)**", pub, val, err, tol, c->unit, c->source,
                     c->note[0] ? ". " : "", c->note);
         else
-            fprintf(f, "%-36s %14s %14s %9s %9s  %s%s%s\n", c->name, pub, val, err, tol,
+            fprintf(f, "%-50.50s %12s %12s %9s %7s  %s%s%s\n", c->name, pub, val, err, tol,
                     c->ok ? "ok" : "MISS", c->ran ? "" : ": ", c->ran ? "" : c->why);
     }
 }

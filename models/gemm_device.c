@@ -1,0 +1,24 @@
+/* models/gemm_device.c: the GEMM device a scenario describes (its GPU preset with the
+ * scenario's efficiencies, launch overhead and tile). */
+#include <assert.h>
+
+#include "models/gemm.h"
+#include "models/hw.h"
+#include "models/scenario.h"
+
+void gemm_device_of(const scn_config *c, gemm_device *out)
+{
+    const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
+    assert(gpu);
+    *out = (gemm_device){
+        .peak_flops = gpu->bf16_tflops * 1e12,
+        .hbm_bytes_per_s = gpu->hbm_GBps * 1e9,
+        .gemm_efficiency = c->cluster.gemm_efficiency,
+        .mem_efficiency = c->cluster.mem_efficiency,
+        .launch_s = c->cluster.launch_us * 1e-6,
+        .n_sm = gpu->n_sm,
+        .peak_fp8_flops = gpu->fp8_tflops * 1e12,
+        .tile_m = c->gemm.tile_m,
+        .tile_n = c->gemm.tile_n,
+    };
+}
