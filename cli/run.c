@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/trace.h"
@@ -134,6 +135,9 @@ static sim_status prepare_db_path(const char *db, int is_default, sim_err *err)
         else
             s = sim_err_set(err, SIM_EINPUT, "%s: cannot write the database: directory %s does not exist",
                             db, dir);
+    } else if (access(db, F_OK) != 0 && access(dir, W_OK) != 0) {   /* a new file there */
+        s = sim_err_set(err, SIM_EIO, "%s: cannot write the database: directory %s is not "
+                        "writable (%s)", db, dir, strerror(errno));
     }
     free(copy);
     return s;
@@ -733,12 +737,16 @@ int cli_run(int argc, char **argv)
     st = prepare_db_path(o.db, o.db == db_buf, &err);
     if (st != SIM_OK)
         goto out;
-    {   /* fail now, not after the simulation, if the database cannot take the run */
-        res_db *probe = NULL;
-        st = res_db_open(o.db, &probe, &err);
-        res_db_close(probe);
-        if (st != SIM_OK)
-            goto out;
+    {   /* fail now, not after the simulation, if the database cannot take the run; create
+         * nothing yet: input errors found while simulating must leave no file behind */
+        struct stat dbst;
+        if (stat(o.db, &dbst) == 0) {
+            res_db *probe = NULL;
+            st = res_db_open(o.db, &probe, &err);
+            res_db_close(probe);
+            if (st != SIM_OK)
+                goto out;
+        }
     }
     if (o.skip_existing) {
         int64_t found = 0;

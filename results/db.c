@@ -246,7 +246,7 @@ static sim_status migrate(res_db *db, sim_err *err)
     }
     if (version > RES_SCHEMA_VERSION) {        /* a newer moesim got there first */
         rollback(c);
-        return sim_err_set(err, SIM_EDB,
+        return sim_err_set(err, SIM_EINPUT,
                            "%s: written by a newer moesim (schema %lld, this one reads up to %d)",
                            db->path, (long long)version, RES_SCHEMA_VERSION);
     }
@@ -287,18 +287,18 @@ static sim_status prepare_schema(res_db *db, int writable, sim_err *err)
         snprintf(why_buf, sizeof why_buf, "%s", why);
     sqlite3_exec(c, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
     if (notadb)
-        return sim_err_set(err, SIM_EDB, "%s: not a moesim database: %s", db->path, why_buf);
+        return sim_err_set(err, SIM_EINPUT, "%s: not a moesim database: %s", db->path, why_buf);
     if (rc != SQLITE_OK)
         return fail_sqlite(db, rc, "cannot read the schema version", err);
     if (version > RES_SCHEMA_VERSION)
-        return sim_err_set(err, SIM_EDB,
+        return sim_err_set(err, SIM_EINPUT,
                            "%s: written by a newer moesim (schema %lld, this one reads up to %d)",
                            db->path, (long long)version, RES_SCHEMA_VERSION);
     if (version < 0)
-        return sim_err_set(err, SIM_EDB, "%s: not a moesim database (schema version %lld)",
+        return sim_err_set(err, SIM_EINPUT, "%s: not a moesim database (schema version %lld)",
                            db->path, (long long)version);
     if (version == 0 && n_objects > 0)
-        return sim_err_set(err, SIM_EDB,
+        return sim_err_set(err, SIM_EINPUT,
                            "%s: not a moesim database (it has tables but no moesim "
                            "schema version)",
                            db->path);
@@ -309,10 +309,10 @@ static sim_status prepare_schema(res_db *db, int writable, sim_err *err)
 
     if (!writable) {
         if (version == 0)
-            return sim_err_set(err, SIM_EDB, "%s: not a moesim database (no moesim schema)",
+            return sim_err_set(err, SIM_EINPUT, "%s: not a moesim database (no moesim schema)",
                                db->path);
         if (version < RES_SCHEMA_VERSION)
-            return sim_err_set(err, SIM_EDB,
+            return sim_err_set(err, SIM_EINPUT,
                                "%s: written by an older moesim (schema %lld); open it for "
                                "writing once to migrate it to schema %d",
                                db->path, (long long)version, RES_SCHEMA_VERSION);

@@ -89,13 +89,13 @@ typedef struct res_run {
 
 /* Opens (creating if absent) the database at path, creating or migrating the schema.
  * SIM_EIO with a message naming the path when it cannot be opened or created (for example
- * a missing directory); SIM_EDB when it was written by a newer schema or is not a moesim
- * database. */
+ * a missing directory); SIM_EINPUT (bad input: the user's file) when it was written by a
+ * newer schema or is not a moesim database. */
 sim_status res_db_open(const char *path, res_db **out, sim_err *err);
 
 /* Opens an existing moesim database read-only (for plots and checks). Never creates or
- * migrates: SIM_EIO when it cannot be opened (for example it does not exist); SIM_EDB when
- * it was written by a newer or an older schema, or is not a moesim database. */
+ * migrates: SIM_EIO when it cannot be opened (for example it does not exist); SIM_EINPUT
+ * when it was written by a newer or an older schema, or is not a moesim database. */
 sim_status res_db_open_readonly(const char *path, res_db **out, sim_err *err);
 void res_db_close(res_db *db);                  /* NULL: no-op */
 

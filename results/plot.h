@@ -18,8 +18,8 @@
 
 /* Stacked bars of the step-time breakdown, one bar per run in db_path (mean over its
  * steps), in milliseconds. SIM_EINPUT for a bad extension or a database without runs;
- * SIM_EIO when gnuplot is missing or fails, or out_path cannot be written; SIM_EDB as in
- * res_db_open_readonly. */
+ * SIM_EIO when gnuplot is missing or fails, or out_path cannot be written; as
+ * res_db_open_readonly for the database. */
 sim_status res_plot_breakdown(const char *db_path, const char *out_path, sim_err *err);
 
 /* Token assignments per expert in one layer of one run (run_id 0: the latest), mean over

@@ -610,16 +610,16 @@ static void test_newer_schema_is_refused(void **state)
              RES_SCHEMA_VERSION + 1, RES_SCHEMA_VERSION);
     res_db *db = NULL;
     sim_err err = {0};
-    assert_int_equal(res_db_open(path, &db, &err), SIM_EDB);
+    assert_int_equal(res_db_open(path, &db, &err), SIM_EINPUT);
     assert_null(db);
     assert_string_equal(err.msg, want);
 
     sim_err_clear(&err);
-    assert_int_equal(res_db_open_readonly(path, &db, &err), SIM_EDB);
+    assert_int_equal(res_db_open_readonly(path, &db, &err), SIM_EINPUT);
     assert_string_equal(err.msg, want);
 
     sim_err_clear(&err);
-    assert_int_equal(res_plot_breakdown(path, fpath(f, 1, "p.png"), &err), SIM_EDB);
+    assert_int_equal(res_plot_breakdown(path, fpath(f, 1, "p.png"), &err), SIM_EINPUT);
     assert_string_equal(err.msg, want);
 }
 
@@ -649,7 +649,7 @@ static void test_text_file_is_not_a_database(void **state)
     write_file(path, text);
     res_db *db = NULL;
     sim_err err = {0};
-    assert_int_equal(res_db_open(path, &db, &err), SIM_EDB);
+    assert_int_equal(res_db_open(path, &db, &err), SIM_EINPUT);
     assert_null(db);
     assert_non_null(strstr(err.msg, path));
     assert_non_null(strstr(err.msg, "not a moesim database"));
@@ -671,7 +671,7 @@ static void test_foreign_database_is_refused(void **state)
 
     res_db *db = NULL;
     sim_err err = {0};
-    assert_int_equal(res_db_open(path, &db, &err), SIM_EDB);
+    assert_int_equal(res_db_open(path, &db, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "not a moesim database"));
     c = raw_open(path);                                /* untouched: no WAL, no tables */
     assert_string_equal(q_text(c, "PRAGMA journal_mode", 0), "delete");
@@ -698,7 +698,7 @@ static void test_readonly_handle_cannot_write(void **state)
     /* An empty SQLite file has no moesim schema to read. */
     const char *empty = fpath(f, 1, "empty.db");
     write_file(empty, "");
-    assert_int_equal(res_db_open_readonly(empty, &db, &err), SIM_EDB);
+    assert_int_equal(res_db_open_readonly(empty, &db, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "not a moesim database"));
 }
 

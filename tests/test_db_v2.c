@@ -87,7 +87,7 @@ static void test_migrates_v1(void **state)
     make_v1();
     res_db *db = NULL;
     sim_err err = {0};
-    assert_int_equal(res_db_open_readonly(path, &db, &err), SIM_EDB);
+    assert_int_equal(res_db_open_readonly(path, &db, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "written by an older moesim (schema 1)"));
     assert_int_equal(res_db_open(path, &db, &err), SIM_OK);
     sqlite3 *c = res_db_handle(db);
