@@ -3,6 +3,7 @@
 #include "models/route.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <string.h>
@@ -280,6 +281,42 @@ sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_node
     }
     sampler_fini(&s);
     return SIM_OK;
+}
+
+sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
+                                         const route_nodes *nodes, int64_t pilot_tokens,
+                                         int64_t *counts)
+{
+    if (d->tokens_per_src <= pilot_tokens)         /* nothing to gain: draw exactly */
+        return route_topk_sample(rng, d, nodes, counts);
+    int E = d->n_experts;
+    int64_t *pilot = sim_malloc((size_t)E * sizeof *pilot);
+    double *q = sim_malloc((size_t)E * sizeof *q);
+    unsigned int *n = sim_malloc((size_t)E * sizeof *n);
+    sim_status st = SIM_ENOMEM;
+    if (!pilot || !q || !n)
+        goto done;
+    route_draw pd = *d;
+    pd.n_src = 1;
+    pd.tokens_per_src = pilot_tokens;
+    st = route_topk_sample(rng, &pd, nodes, pilot);
+    if (st != SIM_OK)
+        goto done;
+    for (int e = 0; e < E; e++)
+        q[e] = (double)pilot[e];                 /* gsl normalizes */
+    int64_t trials = d->tokens_per_src * d->top_k;
+    assert(trials <= UINT_MAX);
+    for (int src = 0; src < d->n_src; src++) {
+        gsl_ran_multinomial(rng, (size_t)E, (unsigned int)trials, q, n);
+        int64_t *row = counts + (size_t)src * E;
+        for (int e = 0; e < E; e++)
+            row[e] = n[e];
+    }
+done:
+    sim_free(pilot);
+    sim_free(q);
+    sim_free(n);
+    return st;
 }
 
 /* ---- capacity ---- */

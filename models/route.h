@@ -79,6 +79,16 @@ typedef struct route_nodes {
 sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_nodes *nodes,
                              int64_t *counts);
 
+/* The approximate sampler (routing.sampler = multinomial): pilot_tokens tokens drawn exactly
+ * with route_topk_sample give each expert's expected share q_e of a source's T x k
+ * assignments (the law of k distinct draws and any node constraint included), then each
+ * source's row is one multinomial draw of T x k assignments over q. Per-token structure is
+ * lost (a source may give one expert more than T tokens, with vanishing probability when
+ * q_e << 1/k); marginals and totals are kept. docs/ROUTING.md gives its measured error. */
+sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
+                                         const route_nodes *nodes, int64_t pilot_tokens,
+                                         int64_t *counts);
+
 /* One step's routing for the whole cluster, after capacity dropping and placement. */
 typedef struct route_result {
     int n_layers, n_gpus, n_experts, ep;

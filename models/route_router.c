@@ -175,6 +175,10 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
         for (int l = 0; l < rt->L; l++)
             rt->m->probs(rt->state, step, l, rt->E, rt->p + (size_t)l * rt->E);
     int direct = rt->m->sample && !rt->constrained && rt->dyn == DYN_NONE;
+    /* the multinomial sampler draws from the router's probabilities; models that give
+     * counts directly (trace, expert choice) keep their own */
+    int approx = strcmp(rt->c.routing.sampler, "multinomial") == 0 &&
+                 strcmp(rt->m->name, "trace") != 0 && strcmp(rt->m->name, "expert_choice") != 0;
     size_t per_layer = (size_t)rt->n * rt->E;
     for (int l = 0; l < rt->L; l++) {
         for (int g0 = 0; g0 < rt->n; g0 += rt->ep) {
@@ -183,8 +187,13 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
                             .capacity_factor = rt->c.routing.capacity_factor,
                             .p = rt->p + (size_t)l * rt->E};
             int64_t *cnt = r.counts + l * per_layer + (size_t)g0 * rt->E;
-            st = direct ? rt->m->sample(rt->state, rng, &d, cnt)
-                        : route_topk_sample(rng, &d, rt->constrained ? &rt->nodes : NULL, cnt);
+            const route_nodes *nodes = rt->constrained ? &rt->nodes : NULL;
+            if (approx)
+                st = route_topk_sample_multinomial(rng, &d, nodes, rt->c.routing.pilot_tokens,
+                                                   cnt);
+            else
+                st = direct ? rt->m->sample(rt->state, rng, &d, cnt)
+                            : route_topk_sample(rng, &d, nodes, cnt);
             if (st != SIM_OK)
                 goto fail;
         }

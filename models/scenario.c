@@ -157,6 +157,12 @@ const sim_cfg_key scn_keys[] = {
      "0.1", NULL, "x 1/E", "an expert is cold in a step below this share of the balanced share"},
     {"routing", "cold_steps", SIM_CFG_INT, OFF(routing.cold_steps), 0, 1, 1000000, 0, "1",
      NULL, "steps", "consecutive cold steps before an expert is flagged"},
+    {"routing", "sampler", SIM_CFG_ENUM, OFF(routing.sampler), SZ(routing.sampler), 0, 0, 0,
+     "exact", "exact|multinomial", "",
+     "exact: every token draws its k experts; multinomial: a pilot of tokens drawn exactly per "
+     "layer and EP group, then each GPU's counts as one multinomial (fast at scale)"},
+    {"routing", "pilot_tokens", SIM_CFG_INT, OFF(routing.pilot_tokens), 0, 1, 1 << 24, 0, "16384",
+     NULL, "tokens", "multinomial sampler: tokens drawn exactly to estimate each expert's share"},
     {"placement", "policy", SIM_CFG_ENUM, OFF(placement.policy), SZ(placement.policy), 0, 0, 0,
      "contiguous", "contiguous|round_robin", "", "where each expert's home copy lives"},
     {"placement", "spare_slots", SIM_CFG_INT, OFF(placement.spare_slots), 0, 0, 4096, 0, "0",

@@ -91,6 +91,8 @@ typedef struct scn_config {
         double balance_alpha;    /* pull toward uniform, [0, 1] */
         double cold_threshold;   /* cold: share below this x 1/E */
         int cold_steps;          /* ... for this many consecutive steps */
+        char sampler[16];        /* exact | multinomial (docs/ROUTING.md "Sampling at scale") */
+        int pilot_tokens;        /* multinomial: tokens drawn exactly per layer and EP group */
     } routing;
     struct {
         char policy[16];         /* contiguous | round_robin */
