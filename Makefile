@@ -28,7 +28,7 @@ BENCHES  := $(BENCH_SRC:tests/%.c=$(B)/rel/tests/%)
 # keep test objects between runs
 .SECONDARY:
 
-.PHONY: all deps fuzz-deps run test test-rel test-san bench fuzz validate clean
+.PHONY: all deps fuzz-deps run test test-rel test-san test-same bench fuzz validate clean
 all: moesim
 
 deps:
@@ -72,7 +72,26 @@ run: deps moesim
 # Tests find the binary under test through MOESIM (end-to-end tests run the command).
 test: deps
 	@$(MAKE) --no-print-directory test-rel
+	@$(MAKE) --no-print-directory test-same
 	@$(MAKE) --no-print-directory test-san
+
+# Determinism: gcc and clang builds (when clang is installed) give identical results.
+CLANG_OBJ := $(LIB_SRC:%.c=$(B)/clang/%.o)
+$(B)/clang/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC clang $<")
+	$(Q)clang $(ALL_CFLAGS) -c -o $@ $<
+$(B)/clang/moesim: $(CLANG_OBJ) $(B)/clang/cli/main.o
+	$(Q)clang $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+test-same: moesim
+	@echo "== determinism (same scenario and seed, same results)"
+	@if command -v clang >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(B)/clang/moesim && tests/same_results.sh ./moesim $(B)/clang/moesim; \
+	else \
+	  echo "  clang not installed: comparing two runs of the gcc build only"; \
+	  tests/same_results.sh ./moesim ./moesim; \
+	fi
 
 test-rel: moesim $(TESTS)
 	@echo "== tests (release build)"
