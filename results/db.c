@@ -187,18 +187,29 @@ static int query_int(sqlite3 *c, const char *sql, int64_t *value)
     return rc;
 }
 
-/* Sets WAL journal mode. Databases that cannot use WAL (in-memory ones) keep their mode. */
+/* Sets WAL journal mode. Databases that cannot use WAL (in-memory ones) keep their mode.
+ * WAL is a property of the file: once any process has set it, the others find it set. The
+ * switch takes an exclusive lock, and SQLite answers SQLITE_BUSY at once (without its busy
+ * handler) while another connection reads, so the switch is retried until the busy
+ * timeout. */
 static int set_wal(sqlite3 *c)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-    sqlite3_finalize(st);
-    return rc;
+    int rc = SQLITE_OK;
+    for (int waited_ms = 0;; waited_ms += 10) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(c, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        sqlite3_finalize(st);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            return rc;
+        if (waited_ms >= RES_BUSY_TIMEOUT_MS)
+            return rc;
+        sqlite3_sleep(10);
+    }
 }
 
 /* The message names the database, what failed, SQLite's reason and, for I/O failures, the
