@@ -56,6 +56,9 @@ struct sim_engine {
     size_t n_done;
     sim_time makespan;
     sim_id last;             /* task that finished last */
+    sim_progress_fn *progress;
+    void *progress_ctx;
+    size_t progress_every;
 };
 
 /* ---------------------------------------------------------------- creation */
@@ -279,6 +282,8 @@ void sim_engine_flow_finished(sim_engine *e, sim_id id)
     assert(t->rec.end < 0);
     t->rec.end = now;
     e->n_done++;
+    if (e->progress && e->n_done % e->progress_every == 0)
+        e->progress(e->progress_ctx, e->n_done, e->n_tasks);
     if (now >= e->makespan) {
         e->makespan = now;
         e->last = id;
@@ -375,21 +380,48 @@ sim_time sim_engine_resource_busy(const sim_engine *e, sim_id r)
     return e->res[r].busy_total;
 }
 
+size_t sim_engine_critical_path(const sim_engine *e, sim_crit_fn *fn, void *ctx)
+{
+    size_t n = 0;
+    sim_id cur = e->last;
+    while (cur >= 0) {
+        const task *t = &e->tasks[cur];
+        sim_time before = t->crit >= 0 ? e->tasks[t->crit].rec.end : 0;
+        assert(before <= t->rec.start);
+        fn(ctx, &t->rec, t->rec.start - before);
+        n++;
+        cur = t->crit;
+    }
+    return n;
+}
+
+typedef struct crit_sum {
+    int n_categories, idle_category;
+    sim_time *out;
+} crit_sum;
+
+static void add_to_category(void *ctx, const sim_record *rec, sim_time gap)
+{
+    crit_sum *s = ctx;
+    assert(rec->category < s->n_categories);
+    s->out[rec->category] += rec->end - rec->start;
+    s->out[s->idle_category] += gap;
+}
+
 void sim_engine_critical_breakdown(const sim_engine *e, int n_categories, int idle_category,
                                    sim_time *out)
 {
     assert(idle_category >= 0 && idle_category < n_categories);
     memset(out, 0, (size_t)n_categories * sizeof *out);
-    sim_id cur = e->last;
-    while (cur >= 0) {
-        const task *t = &e->tasks[cur];
-        assert(t->rec.category < n_categories);
-        out[t->rec.category] += t->rec.end - t->rec.start;
-        sim_time before = t->crit >= 0 ? e->tasks[t->crit].rec.end : 0;
-        assert(before <= t->rec.start);
-        out[idle_category] += t->rec.start - before;
-        cur = t->crit;
-    }
+    crit_sum s = {n_categories, idle_category, out};
+    sim_engine_critical_path(e, add_to_category, &s);
+}
+
+void sim_engine_set_progress(sim_engine *e, sim_progress_fn *fn, void *ctx, size_t every)
+{
+    e->progress = fn;
+    e->progress_ctx = ctx;
+    e->progress_every = every ? every : 1;
 }
 
 /* ---------------------------------------------------------------- network access */

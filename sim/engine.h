@@ -80,6 +80,19 @@ sim_time sim_engine_resource_busy(const sim_engine *e, sim_id resource);
 void sim_engine_critical_breakdown(const sim_engine *e, int n_categories, int idle_category,
                                    sim_time *out);
 
+/* The same walk, handing each task of the critical path to fn, from the last task back to
+ * the first: rec is the task's record and gap the time the path waited just before the
+ * task started (not covered by any task; 0 on a tight path). The tasks' spans plus the gaps
+ * sum to the makespan. For callers that attribute the path by more than the category
+ * (e.g. by owner). Returns the number of tasks visited. */
+typedef void sim_crit_fn(void *ctx, const sim_record *rec, sim_time gap);
+size_t sim_engine_critical_path(const sim_engine *e, sim_crit_fn *fn, void *ctx);
+
+/* Progress while running: fn(ctx, done, total) is called after every `every` finished tasks
+ * (and not at all when fn is NULL). For progress bars on long runs; fn must not touch e. */
+typedef void sim_progress_fn(void *ctx, size_t done, size_t total);
+void sim_engine_set_progress(sim_engine *e, sim_progress_fn *fn, void *ctx, size_t every);
+
 /* --- For network models (sim/net.h) ------------------------------------------------- */
 size_t sim_engine_n_links(const sim_engine *e);
 double sim_engine_link_bw(const sim_engine *e, sim_id link);      /* bytes/s */

@@ -157,6 +157,64 @@ static void test_alloc_failures(void **state)
     assert_true(succeeded);
 }
 
+typedef struct visit {
+    int n;
+    sim_id tasks[8];
+    sim_time gaps[8];
+} visit;
+
+static void visit_fn(void *ctx, const sim_record *rec, sim_time gap)
+{
+    visit *v = ctx;
+    v->tasks[v->n] = rec->task;
+    v->gaps[v->n++] = gap;
+}
+
+/* a(10) on r0 and b(4) on r1 -> c(5) on r0 after both: the path is c <- a (a finished at
+ * 10, after b at 4), visited last first, with no gaps. A flow of 2 us latency then c2
+ * waiting for it: the flow's latency is part of its span, so no gap either. */
+static void test_critical_path_visitor(void **state)
+{
+    (void)state;
+    sim_engine *e = new_engine();
+    sim_id r0 = sim_engine_add_resource(e), r1 = sim_engine_add_resource(e);
+    sim_id a = sim_engine_add_work(e, r0, 10, CAT_A, 0);
+    sim_id b = sim_engine_add_work(e, r1, 4, CAT_B, 1);
+    sim_id c = sim_engine_add_work(e, r0, 5, CAT_A, 0);
+    sim_engine_add_dep(e, a, c);
+    sim_engine_add_dep(e, b, c);
+    assert_int_equal(sim_engine_run(e, NULL), SIM_OK);
+    visit v = {0};
+    assert_int_equal(sim_engine_critical_path(e, visit_fn, &v), 2);
+    assert_int_equal(v.tasks[0], c);
+    assert_int_equal(v.tasks[1], a);
+    assert_int_equal(v.gaps[0] + v.gaps[1], 0);
+    sim_engine_free(e);
+}
+
+static void count_progress(void *ctx, size_t done, size_t total)
+{
+    size_t *calls = ctx;
+    assert_true(done <= total && total == 10);
+    assert_int_equal(done % 3, 0);
+    (*calls)++;
+}
+
+/* Ten tasks, progress every 3 finished: called at 3, 6 and 9. */
+static void test_progress(void **state)
+{
+    (void)state;
+    sim_engine *e = new_engine();
+    sim_id r = sim_engine_add_resource(e);
+    for (int i = 0; i < 10; i++)
+        sim_engine_add_work(e, r, 1, CAT_A, 0);
+    size_t calls = 0;
+    sim_engine_set_progress(e, count_progress, &calls, 3);
+    assert_int_equal(sim_engine_run(e, NULL), SIM_OK);
+    assert_int_equal(calls, 3);
+    sim_engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +224,8 @@ int main(void)
         cmocka_unit_test(test_critical_breakdown_sums),
         cmocka_unit_test(test_cycle_detected),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_critical_path_visitor),
+        cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
