@@ -87,7 +87,7 @@ static void print_text(const char *src, const scn_config *c, const arch_params *
 void cli_memory_print(const scn_config *c, const mem_footprint *m)
 {
     printf("memory     per GPU on %d x %s, EP %d, DP %d, ZeRO %d, recompute %s, %s:\n",
-           scn_world(c), c->cluster.gpu, c->parallel.ep, m->dp, c->training.zero_stage,
+           scn_world(c), c->cluster.gpu, c->parallel.ep, m->dp, c->parallel.zero,
            c->training.recompute, c->training.precision);
     for (int i = 0; i < MEM_N_PARTS; i++)
         printf("  %-16s %10.2f GB\n", mem_part_names[i], m->part_bytes[i] * 1e-9);

@@ -227,7 +227,7 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
                            run_totals *t, sim_err *err)
 {
     int L = c->model.layers, E = c->model.experts, n = scn_world(c);
-    t->n_steps = c->run.steps;
+    t->n_steps = c->training.steps;
     t->steps = sim_calloc((size_t)t->n_steps, sizeof *t->steps);
     t->expert_tokens = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
     t->expert_dropped = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));

@@ -76,7 +76,7 @@ void mem_footprint_of(const scn_config *c, const mem_parallel *par, mem_footprin
     o->expert_params_per_gpu = expert;
     o->dp = p.dp;
     o->edp = p.edp;
-    int z = c->training.zero_stage;
+    int z = c->parallel.zero;
     double sd = (double)p.dp, se = (double)p.edp;
     o->part_bytes[MEM_WEIGHTS] = MEM_WEIGHT_BYTES * (z >= 3 ? dense / sd + expert / se
                                                             : dense + expert);

@@ -5,9 +5,11 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/hw.h"
+#include "models/par.h"
 
 #define OFF(f) offsetof(scn_config, f)
 #define SZ(f) sizeof(((scn_config *)0)->f)
@@ -17,8 +19,6 @@
 const sim_cfg_key scn_keys[] = {
     {"run", "seed", SIM_CFG_U64, OFF(run.seed), 0, 0, 1.8446744073709552e19, 0, "1", NULL, "",
      "seed of every random stream"},
-    {"run", "steps", SIM_CFG_INT, OFF(run.steps), 0, 1, 1000000, 0, "1", NULL, "steps",
-     "training steps to simulate (routing is drawn anew each step)"},
 
     {"cluster", "gpu", SIM_CFG_ENUM, OFF(cluster.gpu), SZ(cluster.gpu), 0, 0, 0, "h100-sxm",
      hw_gpu_names, "", "GPU preset"},
@@ -51,6 +51,13 @@ const sim_cfg_key scn_keys[] = {
      "achieved fraction of HBM bandwidth (default: the GPU preset's)"},
     {"cluster", "launch_us", SIM_CFG_DOUBLE, OFF(cluster.launch_us), 0, 0, 1e6, 0, "4", NULL,
      "us", "fixed overhead per kernel launch"},
+    {"cluster", "nics_per_node", SIM_CFG_INT, OFF(cluster.nics_per_node), 0, 1, 1024,
+     SIM_CFG_OPTIONAL, NULL, NULL, "NICs", "NICs per node, shared by the GPUs (default: one per GPU)"},
+    {"cluster", "oversubscription", SIM_CFG_DOUBLE, OFF(cluster.oversubscription), 0, 1, 1e6, 0,
+     "1", NULL, "ratio", "leaf down/up capacity ratio of the leaf-spine fat tree (1 = non-blocking)"},
+    {"cluster", "slow_gpus", SIM_CFG_STRING, OFF(cluster.slow_gpus), SZ(cluster.slow_gpus), 0, 0,
+     0, "", NULL, "ID:FACTOR,...",
+     "GPUs that compute slower: GPU ID runs its kernels at FACTOR of full speed (0 < FACTOR <= 1)"},
 
     {"model", "layers", SIM_CFG_INT, OFF(model.layers), 0, 1, 100000, 0, "32", NULL, "",
      "transformer layers (each with attention and an MoE FFN)"},
@@ -106,18 +113,48 @@ const sim_cfg_key scn_keys[] = {
     {"model", "tied_embeddings", SIM_CFG_BOOL, OFF(model.tied_embeddings), 0, 0, 1, 0, "false",
      NULL, "", "the output layer reuses the embedding matrix"},
 
+    {"parallel", "tp", SIM_CFG_INT, OFF(parallel.tp), 0, 1, 1 << 16, 0, "1", NULL, "GPUs",
+     "tensor-parallel degree (attention, dense and shared-expert FFNs, with sequence "
+     "parallelism; routed experts are not tensor-parallel)"},
+    {"parallel", "pp", SIM_CFG_INT, OFF(parallel.pp), 0, 1, 1 << 16, 0, "1", NULL, "stages",
+     "pipeline-parallel stages"},
+    {"parallel", "dp", SIM_CFG_INT, OFF(parallel.dp), 0, 1, 1 << 24, SIM_CFG_OPTIONAL, NULL,
+     NULL, "GPUs", "data-parallel degree (default: GPUs / (tp x pp))"},
     {"parallel", "ep", SIM_CFG_INT, OFF(parallel.ep), 0, 1, 1 << 20, SIM_CFG_OPTIONAL, NULL,
-     NULL, "GPUs", "expert-parallel degree (default: all GPUs)"},
-
+     NULL, "GPUs", "expert-parallel degree, within each pipeline stage's tp x dp GPUs "
+     "(default: the largest common divisor of model.experts and tp x dp)"},
+    {"parallel", "vpp", SIM_CFG_INT, OFF(parallel.vpp), 0, 1, 1 << 10, 0, "1", NULL, "chunks",
+     "virtual pipeline stages: model chunks per pipeline stage (> 1 needs schedule = "
+     "interleaved)"},
+    {"parallel", "schedule", SIM_CFG_ENUM, OFF(parallel.schedule), SZ(parallel.schedule), 0, 0,
+     0, "1f1b", "1f1b|interleaved", "", "pipeline schedule: 1F1B, or Megatron's interleaved 1F1B "
+     "over parallel.vpp chunks"},
+    {"parallel", "order", SIM_CFG_ENUM, OFF(parallel.order), SZ(parallel.order), 0, 0, 0,
+     "tp-dp-pp", par_order_names, "", "rank-to-GPU order, fastest-varying first (tp-dp-pp: "
+     "tensor-parallel, then expert/data-parallel ranks inside a node, pipeline stages "
+     "outermost)"},
+    {"parallel", "zero", SIM_CFG_INT, OFF(parallel.zero), 0, 0, 3, 0, "0", NULL, "",
+     "ZeRO stage: 1 shards optimizer state, 2 also gradients, 3 also weights"},
+    {"training", "steps", SIM_CFG_INT, OFF(training.steps), 0, 1, 1000000, 0, "1", NULL, "steps",
+     "training steps to simulate (routing is drawn anew each step)"},
     {"training", "seq_len", SIM_CFG_INT, OFF(training.seq_len), 0, 1, 1 << 24, 0, "4096",
      NULL, "tokens", "sequence length"},
     {"training", "micro_batch", SIM_CFG_INT, OFF(training.micro_batch), 0, 1, 1 << 20, 0, "1",
-     NULL, "sequences", "sequences per GPU per step"},
+     NULL, "sequences", "sequences per micro-batch on each data-parallel rank"},
+    {"training", "global_batch", SIM_CFG_INT, OFF(training.global_batch), 0, 1, 1 << 30,
+     SIM_CFG_OPTIONAL, NULL, NULL, "sequences",
+     "sequences per step over all data-parallel ranks (default: dp x micro_batch, one "
+     "micro-batch; more means gradient accumulation over dp x micro_batch-sized micro-batches)"},
+    {"training", "overlap", SIM_CFG_BOOL, OFF(training.overlap), 0, 0, 1, 0, "true", NULL, "",
+     "communication overlaps compute where dependencies allow (shared experts with the "
+     "dispatch, gradient buckets with the backward, parameter all-gathers with the forward); "
+     "false serializes them"},
+    {"training", "grad_bucket_MB", SIM_CFG_DOUBLE, OFF(training.grad_bucket_MB), 0, 0, 1e9, 0,
+     "80", NULL, "MB", "gradient bucket (bf16 gradients): each is reduced as soon as the "
+     "backward pass has produced it (Megatron: 40M parameters); 0 = one bucket per stage"},
     /* precision and memory keys (issue 4): docs/MODEL.md "Memory footprint" */
     {"training", "precision", SIM_CFG_ENUM, OFF(training.precision), SZ(training.precision), 0,
      0, 0, "bf16", "bf16|fp8", "", "GEMM precision (fp8: twice the tensor peak, 1-byte operands)"},
-    {"training", "zero_stage", SIM_CFG_INT, OFF(training.zero_stage), 0, 0, 3, 0, "0", NULL, "",
-     "ZeRO stage: 1 shards optimizer state, 2 also gradients, 3 also weights"},
     {"training", "recompute", SIM_CFG_ENUM, OFF(training.recompute), SZ(training.recompute), 0,
      0, 0, "none", "none|selective|full", "", "activation recomputation"},
     {"training", "reserve_GB", SIM_CFG_DOUBLE, OFF(training.reserve_GB), 0, 0, 1e6, 0, "4", NULL,
@@ -187,14 +224,10 @@ const sim_cfg_key scn_keys[] = {
      NULL, "", "pcie nodes: GPUs 2i and 2i+1 joined by an NVLink bridge (nvlink-bridge)"},
     {"network", "pcie", SIM_CFG_ENUM, OFF(network.pcie), SZ(network.pcie), 0, 0,
      SIM_CFG_OPTIONAL, NULL, hw_link_names, "", "GPU-to-NIC PCIe link preset (default: the GPU's)"},
-    {"network", "nics_per_node", SIM_CFG_INT, OFF(network.nics_per_node), 0, 1, 1024,
-     SIM_CFG_OPTIONAL, NULL, NULL, "NICs", "NICs per node, shared by the GPUs (default: one per GPU)"},
     {"network", "rail_optimized", SIM_CFG_BOOL, OFF(network.rail_optimized), 0, 0, 1, 0, "true",
      NULL, "", "NIC i of every node on its own leaf (rail); false: a node's NICs on one leaf"},
     {"network", "nodes_per_leaf", SIM_CFG_INT, OFF(network.nodes_per_leaf), 0, 1, 65536, 0, "32",
      NULL, "nodes", "nodes under one leaf switch (DGX SuperPOD scalable unit: 32)"},
-    {"network", "oversubscription", SIM_CFG_DOUBLE, OFF(network.oversubscription), 0, 1, 1e6, 0,
-     "1", NULL, "ratio", "leaf down/up capacity ratio of the leaf-spine fat tree (1 = non-blocking)"},
 
     /* GEMM cost model keys (issue 4): docs/MODEL.md "GEMM cost" */
     {"gemm", "model", SIM_CFG_ENUM, OFF(gemm.model), SZ(gemm.model), 0, 0, 0, "tiled",
@@ -234,6 +267,145 @@ static sim_status fail(const sim_cfg_key **bad_key, sim_err *err, const char *do
     return sim_err_set(err, SIM_EINPUT, "%s: %s", dotted, what);
 }
 
+/* cluster.slow_gpus = "ID:FACTOR,ID:FACTOR,..." (spaces allowed around the parts). */
+static sim_status parse_slow_gpus(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
+{
+    const char *key = "cluster.slow_gpus", *p = c->cluster.slow_gpus;
+    int world = scn_world(c);
+    c->cluster.n_slow = 0;
+    while (*p == ' ')
+        p++;
+    while (*p) {
+        char *end;
+        long id = strtol(p, &end, 10);
+        if (end == p || *end != ':')
+            return fail(bad_key, err, key, "expected ID:FACTOR pairs separated by commas "
+                        "(got \"%s\")", c->cluster.slow_gpus);
+        p = end + 1;
+        double f = strtod(p, &end);
+        if (end == p)
+            return fail(bad_key, err, key, "expected a FACTOR after \"%ld:\" (got \"%s\")", id,
+                        c->cluster.slow_gpus);
+        if (id < 0 || id >= world)
+            return fail(bad_key, err, key, "GPU %ld does not exist (GPUs 0..%d)", id, world - 1);
+        if (!(f > 0 && f <= 1))
+            return fail(bad_key, err, key, "GPU %ld: expected a speed factor in (0, 1] (got %g)",
+                        id, f);
+        for (int i = 0; i < c->cluster.n_slow; i++)
+            if (c->cluster.slow[i].gpu == id)
+                return fail(bad_key, err, key, "GPU %ld is listed twice", id);
+        if (c->cluster.n_slow == SCN_MAX_SLOW_GPUS)
+            return fail(bad_key, err, key, "at most %d slow GPUs", SCN_MAX_SLOW_GPUS);
+        c->cluster.slow[c->cluster.n_slow].gpu = (int)id;
+        c->cluster.slow[c->cluster.n_slow++].speed = f;
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (*p == ',') {
+            p++;
+            while (*p == ' ')
+                p++;
+            if (!*p)
+                return fail(bad_key, err, key, "expected ID:FACTOR after the last comma");
+        } else if (*p) {
+            return fail(bad_key, err, key, "expected a comma between pairs (got \"%s\")",
+                        c->cluster.slow_gpus);
+        }
+    }
+    return SIM_OK;
+}
+
+static int gcd(int a, int b)
+{
+    while (b) {
+        int t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Parallel degrees, batch and the straggler list (issue 6; models/par.h). */
+static sim_status resolve_parallel(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
+{
+    int world = scn_world(c), tp = c->parallel.tp, pp = c->parallel.pp;
+    if ((int64_t)tp * pp > world || world % (tp * pp) != 0)
+        return fail(bad_key, err, tp > 1 ? "parallel.tp" : "parallel.pp",
+                    "parallel.tp x parallel.pp = %d x %d must divide the %d GPUs", tp, pp,
+                    world);
+    if (c->parallel.dp < 0)
+        c->parallel.dp = world / (tp * pp);
+    int dp = c->parallel.dp;
+    if ((int64_t)tp * pp * dp != world)
+        return fail(bad_key, err, "parallel.dp",
+                    "expected tp x pp x dp = the %d GPUs (got %d x %d x %d = %lld)", world, tp,
+                    pp, dp, (long long)tp * pp * dp);
+    const int E = c->model.experts, H = c->model.heads;
+    if (H % tp != 0)
+        return fail(bad_key, err, "parallel.tp", "expected a divisor of model.heads = %d (got %d)",
+                    H, tp);
+    if (strcmp(c->model.attention, "gqa") == 0 && c->model.kv_heads % tp != 0)
+        return fail(bad_key, err, "parallel.tp",
+                    "expected a divisor of model.kv_heads = %d (got %d)", c->model.kv_heads, tp);
+    if (c->model.dense_layers > 0 && c->model.ffn_dense % tp != 0)
+        return fail(bad_key, err, "parallel.tp",
+                    "expected a divisor of model.ffn_dense = %d (got %d)", c->model.ffn_dense, tp);
+    if (c->model.shared_experts > 0 && c->model.ffn_shared % tp != 0)
+        return fail(bad_key, err, "parallel.tp",
+                    "expected a divisor of model.ffn_shared = %d (got %d)", c->model.ffn_shared,
+                    tp);
+    if (((int64_t)c->training.seq_len * c->training.micro_batch) % tp != 0)
+        return fail(bad_key, err, "parallel.tp",
+                    "sequence parallelism splits each micro-batch's seq_len x micro_batch = "
+                    "%lld tokens over the TP ranks: expected a divisor (got %d)",
+                    (long long)c->training.seq_len * c->training.micro_batch, tp);
+    int plane = tp * dp;
+    if (c->parallel.ep < 0)
+        c->parallel.ep = c->model.dense_layers == c->model.layers ? 1 : gcd(E, plane);
+    int ep = c->parallel.ep;
+    if (ep > plane || plane % ep != 0)
+        return fail(bad_key, err, "parallel.ep",
+                    "expected a divisor of tp x dp = %d, the GPUs of one pipeline stage (got %d)",
+                    plane, ep);
+    if (E % ep != 0)
+        return fail(bad_key, err, "parallel.ep",
+                    "expected a divisor of model.experts = %d (got %d)", E, ep);
+    int interleaved = strcmp(c->parallel.schedule, "interleaved") == 0;
+    if (c->parallel.vpp > 1 && !interleaved)
+        return fail(bad_key, err, "parallel.vpp",
+                    "expected 1 with parallel.schedule = 1f1b (got %d; use interleaved)",
+                    c->parallel.vpp);
+    if (interleaved && c->parallel.vpp < 2)
+        return fail(bad_key, err, "parallel.schedule",
+                    "interleaved needs parallel.vpp > 1 model chunks per stage");
+    if (interleaved && pp < 2)
+        return fail(bad_key, err, "parallel.schedule",
+                    "interleaved needs parallel.pp > 1 stages");
+    int64_t chunks = (int64_t)pp * c->parallel.vpp;
+    if (chunks > c->model.layers)
+        return fail(bad_key, err, pp > 1 && c->parallel.vpp == 1 ? "parallel.pp" : "parallel.vpp",
+                    "pp x vpp = %lld model chunks but model.layers = %d: every chunk needs a "
+                    "layer", (long long)chunks, c->model.layers);
+    int64_t per_micro = (int64_t)dp * c->training.micro_batch;
+    if (c->training.global_batch < 0) {
+        if (per_micro > 1 << 30)
+            return fail(bad_key, err, "training.micro_batch",
+                        "dp x micro_batch = %lld sequences per step is too large",
+                        (long long)per_micro);
+        c->training.global_batch = (int)per_micro;
+    }
+    if (c->training.global_batch % per_micro != 0)
+        return fail(bad_key, err, "training.global_batch",
+                    "expected a multiple of dp x micro_batch = %d x %d = %lld sequences (got %d)",
+                    dp, c->training.micro_batch, (long long)per_micro, c->training.global_batch);
+    int64_t n_micro = c->training.global_batch / per_micro;
+    if (interleaved && n_micro % pp != 0)
+        return fail(bad_key, err, "training.global_batch",
+                    "the interleaved schedule needs a multiple of pp = %d micro-batches per "
+                    "data-parallel rank (got %lld)", pp, (long long)n_micro);
+    return parse_slow_gpus(c, bad_key, err);
+}
+
 sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
 {
     const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
@@ -264,12 +436,12 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
     if (!hw_link_find(c->network.pcie))
         return fail(bad_key, err, "network.pcie", "unknown link preset (expected one of %s)",
                     hw_link_names);
-    if (c->network.nics_per_node <= 0)   /* unset */
-        c->network.nics_per_node = c->cluster.gpus_per_node;
-    if (c->network.nics_per_node > c->cluster.gpus_per_node)
-        return fail(bad_key, err, "network.nics_per_node",
+    if (c->cluster.nics_per_node <= 0)   /* unset */
+        c->cluster.nics_per_node = c->cluster.gpus_per_node;
+    if (c->cluster.nics_per_node > c->cluster.gpus_per_node)
+        return fail(bad_key, err, "cluster.nics_per_node",
                     "expected at most cluster.gpus_per_node = %d (got %d)",
-                    c->cluster.gpus_per_node, c->network.nics_per_node);
+                    c->cluster.gpus_per_node, c->cluster.nics_per_node);
     int is_nvswitch = strcmp(c->network.intra_topology, "nvswitch") == 0;
     if (c->network.nvlink_bridge && strcmp(c->network.intra_topology, "pcie") != 0)
         return fail(bad_key, err, "network.nvlink_bridge",
@@ -313,8 +485,6 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
     if (strcmp(c->training.precision, "fp8") == 0 && !(gpu->fp8_tflops > 0))
         return fail(bad_key, err, "training.precision",
                     "expected bf16: %s has no fp8 tensor cores (got fp8)", gpu->name);
-    if (c->model.dense_layers == c->model.layers && c->parallel.ep < 0)
-        c->parallel.ep = 1;     /* a dense model: no experts to spread */
     if (!head_dim_given && c->model.hidden % H != 0)
         return fail(bad_key, err, "model.heads",
                     "expected a divisor of model.hidden = %d (got %d)", c->model.hidden, H);
@@ -324,15 +494,9 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
     if (c->model.kv_heads > H || H % c->model.kv_heads != 0)
         return fail(bad_key, err, "model.kv_heads",
                     "expected a divisor of model.heads = %d (got %d)", H, c->model.kv_heads);
-    int world = scn_world(c);
-    if (c->parallel.ep < 0)
-        c->parallel.ep = world;
-    if (c->parallel.ep > world || world % c->parallel.ep != 0)
-        return fail(bad_key, err, "parallel.ep", "expected a divisor of the %d GPUs (got %d)",
-                    world, c->parallel.ep);
-    if (E % c->parallel.ep != 0)
-        return fail(bad_key, err, "parallel.ep",
-                    "expected a divisor of model.experts = %d (got %d)", E, c->parallel.ep);
+    sim_status pst = resolve_parallel(c, bad_key, err);
+    if (pst != SIM_OK)
+        return pst;
     /* routing (issue 5): models, constraints and dynamics that fit together */
     const char *rm = c->routing.model;
     int counts_given = strcmp(rm, "trace") == 0 || strcmp(rm, "expert_choice") == 0;
@@ -355,12 +519,14 @@ sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)
                     "expected none with routing.model = %s (got %s)", rm, c->routing.dynamics);
     if (c->routing.node_limit > 0 || c->routing.group_nodes > 0) {
         const char *key = c->routing.node_limit > 0 ? "routing.node_limit" : "routing.group_nodes";
-        int gpn = c->cluster.gpus_per_node, ep = c->parallel.ep;
-        if (ep % gpn != 0)
+        par_layout pl;
+        par_layout_of(c, &pl);
+        int nodes = par_ep_nodes(&pl, c->cluster.gpus_per_node, NULL);
+        if (nodes < 0)
             return fail(bad_key, err, key,
-                        "needs EP groups of whole nodes: parallel.ep = %d is not a multiple of "
-                        "cluster.gpus_per_node = %d", ep, gpn);
-        int nodes = ep / gpn, per_node = E / nodes, m = c->routing.node_limit;
+                        "needs EP groups spread evenly over at most 64 nodes: the %d GPUs of an "
+                        "EP group are not (parallel.ep, parallel.order)", c->parallel.ep);
+        int per_node = E / nodes, m = c->routing.node_limit;
         if (m == 0) {
             m = c->routing.group_nodes;
             if (nodes % m != 0)

@@ -13,10 +13,11 @@
 #include "sim/cfg.h"
 #include "sim/err.h"
 
+#define SCN_MAX_SLOW_GPUS 64
+
 typedef struct scn_config {
     struct {
         uint64_t seed;
-        int steps;
     } run;
     struct {
         char gpu[32];
@@ -32,6 +33,14 @@ typedef struct scn_config {
         double gemm_efficiency;  /* NAN = the GPU preset's */
         double mem_efficiency;   /* NAN = the GPU preset's */
         double launch_us;        /* per kernel launch overhead */
+        int nics_per_node;       /* -1 = one per GPU (rail-optimized) */
+        double oversubscription; /* leaf down / up capacity */
+        char slow_gpus[256];     /* "ID:FACTOR,..." as given; parsed into slow[] */
+        int n_slow;
+        struct {
+            int gpu;
+            double speed;        /* fraction of full compute speed, (0, 1] */
+        } slow[SCN_MAX_SLOW_GPUS];
     } cluster;
     struct {
         int layers;
@@ -63,14 +72,24 @@ typedef struct scn_config {
         int tied_embeddings;     /* 1: the output layer reuses the embedding matrix */
     } model;
     struct {
-        int ep;                  /* -1 = all GPUs */
+        int tp;                  /* tensor parallel (sequence parallel with it) */
+        int pp;                  /* pipeline stages */
+        int dp;                  /* data parallel; -1 = GPUs / (tp x pp) */
+        int ep;                  /* expert parallel within a stage's tp x dp GPUs; -1 = auto */
+        int vpp;                 /* model chunks per pipeline stage */
+        char schedule[16];       /* 1f1b | interleaved */
+        char order[16];          /* rank order, fastest first: tp-dp-pp, ... (models/par.h) */
+        int zero;                /* ZeRO stage 0..3: sharding over the data-parallel group */
     } parallel;
     struct {
+        int steps;               /* training steps simulated */
         int seq_len;
-        int micro_batch;         /* sequences per GPU per step */
+        int micro_batch;         /* sequences per micro-batch on one data-parallel rank */
+        int global_batch;        /* sequences per step; -1 = dp x micro_batch */
+        int overlap;             /* 1: communication overlaps compute where it may */
+        double grad_bucket_MB;   /* gradient bucket, 1e6 bytes of bf16 gradients; 0 = one */         /* sequences per GPU per step */
         /* precision and memory (issue 4; models/memory.h) */
         char precision[8];       /* GEMM precision: "bf16" or "fp8" */
-        int zero_stage;          /* 0..3: ZeRO sharding over the data-parallel group */
         char recompute[12];      /* activation recomputation: none | selective | full */
         double reserve_GB;       /* framework reserve per GPU (CUDA context, NCCL, allocator) */
     } training;
@@ -108,10 +127,8 @@ typedef struct scn_config {
         char intra_topology[16]; /* nvswitch | pcie | mesh; "" = the GPU's usual one */
         int nvlink_bridge;       /* pcie nodes: NVLink bridges between GPU pairs */
         char pcie[32];           /* GPU <-> NIC PCIe link preset; "" = the GPU's */
-        int nics_per_node;       /* -1 = one per GPU (rail-optimized) */
         int rail_optimized;      /* NIC i of every node on leaf "rail i" */
         int nodes_per_leaf;
-        double oversubscription; /* leaf down / up capacity */
     } network;
     struct {                     /* GEMM cost model (issue 4; models/gemm.h) */
         char model[16];          /* "tiled" or "roofline" */

@@ -86,7 +86,7 @@ sim_status topo_build(const scn_config *c, sim_engine *e, topo *t, sim_err *err)
 {
     memset(t, 0, sizeof *t);
     const int gpn = c->cluster.gpus_per_node, nodes = c->cluster.nodes, n = nodes * gpn;
-    const int nics = c->network.nics_per_node > 0 ? c->network.nics_per_node : gpn;
+    const int nics = c->cluster.nics_per_node > 0 ? c->cluster.nics_per_node : gpn;
     assert(nics <= gpn);
     t->n_gpus = n;
     t->gpus_per_node = gpn;
@@ -162,9 +162,9 @@ sim_status topo_build(const scn_config *c, sim_engine *e, topo *t, sim_err *err)
                     goto oom;
                 }
             }
-        if (c->network.oversubscription > 1 && t->n_leaves > 1)
+        if (c->cluster.oversubscription > 1 && t->n_leaves > 1)
             for (int l = 0; l < t->n_leaves; l++)
-                if (duplex(e, leaf_bw[l] / c->network.oversubscription, 0, &t->leaf_up[l],
+                if (duplex(e, leaf_bw[l] / c->cluster.oversubscription, 0, &t->leaf_up[l],
                            &t->leaf_down[l])) {
                     sim_free(leaf_bw);
                     goto oom;

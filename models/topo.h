@@ -11,12 +11,12 @@
  *     direction) that carries their traffic instead.
  *   - mesh: a direct link per ordered pair of GPUs of the node (AMD Infinity Fabric), each
  *     of intra_bw; a -> b crosses [mesh(a, b)].
- * Between nodes: NIC i of a node (network.nics_per_node of them; GPU j of g per node uses
+ * Between nodes: NIC i of a node (cluster.nics_per_node of them; GPU j of g per node uses
  * NIC j * nics / g) has an up and a down link of inter_bw. The GPU reaches its NIC through
  * PCIe (its own x16 link, up and down); a NIC sits on a leaf switch: leaf (k, i) for the
  * k-th group of network.nodes_per_leaf nodes when rail-optimized, else leaf k for all the
  * group's NICs. Leaves meet in a non-blocking spine layer, each leaf's uplink (and
- * downlink) carrying (sum of its NICs' bandwidth) / network.oversubscription. A message
+ * downlink) carrying (sum of its NICs' bandwidth) / cluster.oversubscription. A message
  * between nodes crosses [pcie up(a), NIC up, (leaf up, leaf down if the leaves differ),
  * NIC down, pcie down(b)].
  * Constraints that can never bind are left out, which changes no rate: a GPU's PCIe link

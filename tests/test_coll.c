@@ -134,7 +134,7 @@ static void test_oversubscription_halves_cross_leaf(void **state)
     config(&c, (const char *[]){"cluster.nodes=64", "cluster.gpus_per_node=1",
                                 "cluster.link_efficiency=1", "cluster.inter_lat_us=5", NULL});
     near(run(&c, COLL_ALL_TO_ALL, "direct", 0, m), 5e-6 + 32 * S / B, 1e-9);
-    c.network.oversubscription = 2;
+    c.cluster.oversubscription = 2;
     near(run(&c, COLL_ALL_TO_ALL, "direct", 0, m), 5e-6 + 64 * S / B, 1e-9);
     free(m);
 }

@@ -68,7 +68,7 @@ static void test_zero_stages(void **state)
                          {2 * 444, 2 * 444, 12 * 444}};
     for (int z = 0; z <= 3; z++) {
         char extra[64];
-        snprintf(extra, sizeof extra, "zero_stage = %d\n", z);
+        snprintf(extra, sizeof extra, "[parallel]\nzero = %d\n", z);
         small(&c, extra);
         mem_footprint m;
         mem_footprint_of(&c, NULL, &m);

@@ -108,7 +108,7 @@ static void test_interrupted_run_leaves_nothing(void **state)
             dup2(fd, 1);
             dup2(fd, 2);
             execl(bin(), "moesim", "run", "scenarios/default.ini", "--db", cmd, "--quiet",
-                  "--set", "run.steps=1000", (char *)NULL);
+                  "--set", "training.steps=1000", (char *)NULL);
             _exit(127);
         }
         struct timespec ts = {0, 300 * 1000 * 1000};
@@ -163,7 +163,7 @@ static void test_full_disk(void **state)
 {
     (void)state;
     int rc = sh("cd %s && bash -c 'trap \"\" XFSZ; ulimit -f 16; exec %s run tiny.ini --db "
-                "full.db --quiet --set run.steps=20' >/dev/null", dir, bin());
+                "full.db --quiet --set training.steps=20' >/dev/null", dir, bin());
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err_buf, "full.db"));
     assert_non_null(strstr(err_buf, "File too large"));

@@ -36,7 +36,7 @@ static scn_config small_cfg(int nodes, int gpn, int E, int k, int T, const char 
 {
     scn_config c;
     memset(&c, 0, sizeof c);
-    c.run.steps = 1;
+    c.training.steps = 1;
     c.cluster.nodes = nodes;
     c.cluster.gpus_per_node = gpn;
     c.model.layers = 2;

@@ -207,7 +207,7 @@ static double query_double(const char *sql)
 static void test_database_rows(void **state)
 {
     (void)state;
-    assert_int_equal(run("run %s/small.ini --db %s/d.db --quiet --set run.steps=3 "
+    assert_int_equal(run("run %s/small.ini --db %s/d.db --quiet --set training.steps=3 "
                          "--set routing.model=dirichlet --set routing.alpha=0.3",
                          dir, dir),
                      0);
@@ -227,7 +227,7 @@ static void test_database_rows(void **state)
 static void test_deterministic_dynamics(void **state)
 {
     (void)state;
-    const char *sets = "--set cluster.nodes=2 --set cluster.gpus_per_node=2 --set run.steps=3 "
+    const char *sets = "--set cluster.nodes=2 --set cluster.gpus_per_node=2 --set training.steps=3 "
                        "--set routing.model=zipf --set routing.dynamics=drift "
                        "--set routing.node_limit=1";
     char first[1 << 14];

@@ -37,7 +37,7 @@ static void make_config(scn_config *c)
 {
     memset(c, 0, sizeof *c);
     c->run.seed = 1;
-    c->run.steps = 1;
+    c->training.steps = 1;
     strcpy(c->cluster.gpu, "h100-sxm");
     c->cluster.nodes = 1;
     c->cluster.gpus_per_node = 2;
@@ -74,7 +74,7 @@ static void make_config(scn_config *c)
     c->network.chunk_KiB = 512;
     c->network.rail_optimized = 1;
     c->network.nodes_per_leaf = 32;
-    c->network.oversubscription = 1;
+    c->cluster.oversubscription = 1;
     assert_int_equal(scn_resolve(c, NULL, NULL), SIM_OK);
 }
 

@@ -79,7 +79,7 @@ static void test_shared_nics(void **state)
 {
     (void)state;
     scn_config c;
-    config(&c, (const char *[]){"cluster.nodes=2", "network.nics_per_node=2", NULL});
+    config(&c, (const char *[]){"cluster.nodes=2", "cluster.nics_per_node=2", NULL});
     sim_engine *e = NULL;
     assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
     topo t;
@@ -103,7 +103,7 @@ static void test_leaf_spine_oversubscribed(void **state)
 {
     (void)state;
     scn_config c;
-    config(&c, (const char *[]){"cluster.nodes=64", "network.oversubscription=2", NULL});
+    config(&c, (const char *[]){"cluster.nodes=64", "cluster.oversubscription=2", NULL});
     sim_engine *e = NULL;
     assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
     topo t;
@@ -199,18 +199,18 @@ static void test_resolve_rules(void **state)
                                          2, &err), SIM_OK);
     assert_int_equal(scn_resolve(&c, NULL, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "network.all_reduce: nvls needs NVSwitch"));
-    const char *b[] = {"network.nics_per_node=9"};
+    const char *b[] = {"cluster.nics_per_node=9"};
     assert_int_equal(sim_cfg_load_string(scn_keys, scn_n_keys, &c, "t", "[parallel]\nep = 1\n", b,
                                          1, &err), SIM_OK);
     assert_int_equal(scn_resolve(&c, NULL, &err), SIM_EINPUT);
-    assert_non_null(strstr(err.msg, "network.nics_per_node: expected at most"));
+    assert_non_null(strstr(err.msg, "cluster.nics_per_node: expected at most"));
 }
 
 static void test_out_of_memory(void **state)
 {
     (void)state;
     scn_config c;
-    config(&c, (const char *[]){"cluster.nodes=4", "network.oversubscription=2",
+    config(&c, (const char *[]){"cluster.nodes=4", "cluster.oversubscription=2",
                                 "network.nodes_per_leaf=2", NULL});
     int ok = 0;
     for (long k = 0; k < 200 && !ok; k++) {
