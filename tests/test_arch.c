@@ -246,12 +246,13 @@ static void test_layered_loading(void **state)
                      SIM_EINPUT);
     assert_string_equal(err.msg, "s.ini:3: model.top_k: expected at most model.experts = 8 "
                                  "(got 9)");
-    /* ... and one caused by the preset's value (experts 8 on 3 GPUs) names the preset line */
-    assert_int_equal(cli_load_scenario_text("s.ini", "[cluster]\ngpus_per_node = 3\n"
-                                                     "[model]\npreset = mixtral-8x7b\n",
+    /* ... and one caused by the preset's value (top_k 2 of 1 expert) names the preset line */
+    assert_int_equal(cli_load_scenario_text("s.ini", "[model]\npreset = mixtral-8x7b\n"
+                                                     "experts = 1\n",
                                             NULL, 0, &c, &err),
                      SIM_EINPUT);
-    assert_non_null(strstr(err.msg, "s.ini: parallel.ep: expected a divisor of model.experts"));
+    assert_non_null(strstr(err.msg, "mixtral-8x7b.ini:14: model.top_k: expected at most "
+                                    "model.experts = 1 (got 2)"));
 }
 
 /* A preset holding anything but [model] keys is refused, naming its line. */
