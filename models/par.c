@@ -76,27 +76,38 @@ void par_chunk_layers(const par_layout *p, int n_layers, int *first)
     assert(first[C] == n_layers);
 }
 
-int par_ep_nodes(const par_layout *p, int gpus_per_node, int *node_of)
+/* The nodes of one EP group: node_of[r] numbered by first appearance; -1 if uneven. */
+static int group_nodes(const par_layout *p, int gpn, int s, int k, int *node_of)
 {
     int n_nodes = 0, seen[64], count[64];
     for (int r = 0; r < p->ep; r++) {
-        int node = par_gpu(p, 0, r) / gpus_per_node, k = 0;
-        while (k < n_nodes && seen[k] != node)
-            k++;
-        if (k == n_nodes) {
+        int node = par_gpu(p, s, k * p->ep + r) / gpn, i = 0;
+        while (i < n_nodes && seen[i] != node)
+            i++;
+        if (i == n_nodes) {
             if (n_nodes == 64)
                 return -1;
             seen[n_nodes] = node;
             count[n_nodes++] = 0;
         }
-        count[k]++;
+        count[i]++;
         if (node_of)
-            node_of[r] = k;
+            node_of[r] = i;
     }
-    for (int k = 1; k < n_nodes; k++)
-        if (count[k] != count[0])
+    for (int i = 1; i < n_nodes; i++)
+        if (count[i] != count[0])
             return -1;
     return n_nodes;
+}
+
+int par_ep_nodes(const par_layout *p, int gpus_per_node, int *node_of)
+{
+    int n = group_nodes(p, gpus_per_node, 0, 0, node_of);
+    for (int s = 0; s < p->pp && n > 0; s++)
+        for (int k = 0; k < p->plane / p->ep; k++)
+            if (group_nodes(p, gpus_per_node, s, k, NULL) != n)
+                return -1;
+    return n;
 }
 
 int par_warmup(const par_layout *p, int s)

@@ -72,10 +72,10 @@ void par_schedule(const par_layout *p, int s, par_op *ops);
  * computes it; stage 0 holds this many (micro-batch, chunk) activations at once, plus one. */
 int par_warmup(const par_layout *p, int s);
 
-/* The nodes that EP group 0 of stage 0 spans (every EP group has the same shape): writes
- * node_of[ep] (may be NULL), the node of each EP rank numbered 0, 1, ... in order of first
- * appearance, and returns the number of nodes; -1 when the nodes do not hold equally many
- * of the group's ranks (node-limited routing then has no meaning). */
+/* The nodes that EP group 0 of stage 0 spans: writes node_of[ep] (may be NULL), the node of
+ * each EP rank numbered 0, 1, ... in order of first appearance, and returns the number of
+ * nodes; -1 when some EP group's nodes do not hold equally many of its ranks, when groups
+ * span different numbers of nodes, or when a group spans more than 64 nodes. */
 int par_ep_nodes(const par_layout *p, int gpus_per_node, int *node_of);
 
 /* "tp-dp-pp" etc. -> order[3]; 0, or -1 when the text is not one of the six orders. */

@@ -43,6 +43,16 @@ typedef struct step_span {
     double bytes;         /* flows only */
 } step_span;
 
+/* Utilization of one link in a step (the busiest links are kept, see step_result). */
+typedef struct step_link {
+    char name[64];                    /* the link in words, e.g. "node 0 GPU 3 NIC up" */
+    double capacity_bytes_per_s;      /* after efficiency */
+    double bytes;                     /* carried during the step */
+    double busy_s;                    /* time with at least one flow moving bytes over it */
+} step_link;
+
+#define STEP_MAX_LINKS 32
+
 typedef struct step_result {
     sim_time step_time;
     sim_time breakdown[STEP_N_CAT];   /* sums to step_time exactly */
@@ -54,6 +64,10 @@ typedef struct step_result {
     double max_mean_load;             /* max over layers and EP groups of max/mean load */
     step_span *spans;                 /* every task, when asked for (step_opts); owned */
     size_t n_spans;
+    /* the busiest links of the step, most bytes first (at most STEP_MAX_LINKS; 0 until the
+     * engine reports link usage) */
+    step_link links[STEP_MAX_LINKS];
+    int n_links;
 } step_result;
 
 /* Simulates one step with the given routing (r must match c's shape). */

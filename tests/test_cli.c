@@ -208,7 +208,8 @@ static void test_bad_scenarios(void **state)
         {"[cluster]\nnodes = 1\nfoo = 2\n", "",
          "bad.ini:3: cluster.foo: unknown key (keys in [cluster]: gpu, nodes, gpus_per_node, "
          "intra, inter, intra_bw_GBps, intra_lat_us, inter_bw_Gbps, inter_lat_us, "
-         "link_efficiency, gemm_efficiency, mem_efficiency, launch_us)"},
+         "link_efficiency, gemm_efficiency, mem_efficiency, launch_us, nics_per_node, "
+         "oversubscription, slow_gpus)"},
         {"[clusterr]\nnodes = 1\n", "", "bad.ini:1: [clusterr]: unknown section"},
         {"[model]\nlayers = many\n", "",
          "bad.ini:2: model.layers: expected an integer (got \"many\")"},
@@ -216,8 +217,8 @@ static void test_bad_scenarios(void **state)
          "bad.ini:2: cluster.intra_bw_GBps: expected a value greater than 0"},
         {"[model]\nexperts = 4\ntop_k = 6\n", "",
          "bad.ini:3: model.top_k: expected at most model.experts = 4 (got 6)"},
-        {"[model]\nexperts = 6\n", "",
-         "bad.ini: parallel.ep: expected a divisor of model.experts = 6 (got 8)"},
+        {"[model]\nexperts = 6\n[parallel]\nep = 8\n", "",
+         "bad.ini:4: parallel.ep: expected a divisor of model.experts = 6 (got 8)"},
         {"[model]\nexperts = 6\n", "--set parallel.ep=4",
          "--set: parallel.ep: expected a divisor of model.experts = 6 (got 4)"},
         {"", "--set model.hidden=0", "--set: model.hidden: expected a value between 1 and"},

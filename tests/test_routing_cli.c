@@ -257,10 +257,9 @@ static void test_bad_routing(void **state)
         {"--set cluster.nodes=2 --set cluster.gpus_per_node=2 --set model.top_k=5 "
          "--set routing.node_limit=1",
          "--set: routing.node_limit: 1 node(s) hold 4 experts, fewer than model.top_k = 5"},
-        {"--set cluster.nodes=2 --set cluster.gpus_per_node=2 --set parallel.ep=1 "
-         "--set routing.group_nodes=1",
-         "--set: routing.group_nodes: needs EP groups of whole nodes: parallel.ep = 1 is not "
-         "a multiple of cluster.gpus_per_node = 2"},
+        {"--set cluster.nodes=2 --set cluster.gpus_per_node=3 --set model.experts=6 "
+         "--set parallel.ep=2 --set routing.group_nodes=1",
+         "--set: routing.group_nodes: needs EP groups spread evenly over at most 64 nodes"},
         {"--set routing.model=expert_choice --set routing.dynamics=drift",
          "--set: routing.dynamics: expected none with routing.model = expert_choice"},
         {"--set routing.model=trace --set routing.trace=bad.csv",
