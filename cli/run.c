@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <gsl/gsl_rng.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/trace.h"
 #include "models/cost.h"
+#include "models/par.h"
 #include "models/route.h"
 #include "models/scenario.h"
 #include "models/step.h"
@@ -201,32 +203,51 @@ static sim_status load_trace(const char *scenario, const scn_config *c, cli_trac
     return cli_trace_load(path, c, tr, err);
 }
 
-/* Routing metrics of step s: per layer, from the probabilities the router used (P) and
- * the cold flags its observation just set. */
-static void routing_metrics(const scn_config *c, const route_result *r, const double *P,
-                            run_totals *t, int s)
+/* Routing metrics of micro-batch routing r, step s, added into the step's means (weight
+ * 1 / n_micro; max/mean ratios take the maximum); GPU loads are scattered from the plane to
+ * the GPUs of each layer's stage. */
+static void routing_metrics(const scn_config *c, const par_layout *p, const int *stage_of_layer,
+                            const route_result *r, const double *P, run_totals *t, int s,
+                            int64_t *plane_tokens)
 {
-    int L = c->model.layers, E = c->model.experts, n = scn_world(c);
+    int L = c->model.layers, E = c->model.experts, n = p->world;
+    double w = 1.0 / p->n_micro;
     for (int l = 0; l < L; l++) {
         route_layer_stats m;
-        route_layer_metrics(r, l, P + (size_t)l * E, t->expert_cold + ((size_t)s * L + l) * E,
-                            &m, t->gpu_tokens + ((size_t)s * L + l) * n);
-        t->layers[(size_t)s * L + l] = (res_layer){
-            .max_mean_load = m.max_mean_load,
-            .max_mean_gpu_load = m.max_mean_gpu,
-            .cv = m.cv,
-            .entropy = m.entropy,
-            .aux_loss = m.aux_loss,
-            .dropped_fraction = m.dropped_fraction,
-            .cold_experts = m.cold_experts,
-        };
+        route_layer_metrics(r, l, P + (size_t)l * E, NULL, &m, plane_tokens);
+        res_layer *o = &t->layers[(size_t)s * L + l];
+        o->max_mean_load = fmax(o->max_mean_load, m.max_mean_load);
+        o->max_mean_gpu_load = fmax(o->max_mean_gpu_load, m.max_mean_gpu);
+        o->cv += w * m.cv;
+        o->entropy += w * m.entropy;
+        o->aux_loss += w * m.aux_loss;
+        o->dropped_fraction += w * m.dropped_fraction;
+        int64_t *row = t->gpu_tokens + ((size_t)s * L + l) * n;
+        for (int q = 0; q < p->plane; q++)
+            row[par_gpu(p, stage_of_layer[l], q)] += plane_tokens[q];
     }
+}
+
+/* Engine progress within a step, shown as a fraction of the run's steps. */
+typedef struct step_progress {
+    cli_progress *pr;
+    int step, n_steps;
+} step_progress;
+
+static void on_engine_progress(void *arg, size_t done, size_t total)
+{
+    step_progress *sp = arg;
+    long scale = 1000;
+    cli_progress_update(sp->pr, sp->step * scale + (long)(scale * (double)done / (double)total),
+                        sp->n_steps * scale);
 }
 
 static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_calib *calib,
                            run_totals *t, sim_err *err)
 {
-    int L = c->model.layers, E = c->model.experts, n = scn_world(c);
+    par_layout pl;
+    par_layout_of(c, &pl);
+    int L = c->model.layers, E = c->model.experts, n = scn_world(c), M = pl.n_micro;
     t->n_steps = c->training.steps;
     t->steps = sim_calloc((size_t)t->n_steps, sizeof *t->steps);
     t->expert_tokens = sim_calloc((size_t)t->n_steps * L * E, sizeof(int64_t));
@@ -235,6 +256,9 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
     t->gpu_tokens = sim_calloc((size_t)t->n_steps * L * n, sizeof *t->gpu_tokens);
     t->expert_cold = sim_calloc((size_t)t->n_steps * L * E, sizeof *t->expert_cold);
     double *P = sim_malloc((size_t)L * E * sizeof *P);
+    double *routed = sim_malloc((size_t)L * E * sizeof *routed);
+    int64_t *plane_tokens = sim_malloc((size_t)pl.plane * sizeof *plane_tokens);
+    int *stage_of_layer = sim_malloc((size_t)L * sizeof *stage_of_layer);
     gsl_rng *rng = sim_rng_new(c->run.seed, RNG_STREAM_ROUTING);
     gsl_rng *drop_rng = sim_rng_new(c->run.seed, RNG_STREAM_DROPPING);
     gsl_rng *dyn_rng = sim_rng_new(c->run.seed, RNG_STREAM_DYNAMICS);
@@ -243,12 +267,16 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
     cli_trace trace = {0};
     route_input in = {0};
     route_router *rt = NULL;
+    step_routing *sr = NULL;
     sim_status st = SIM_OK;
     if (!t->steps || !t->expert_tokens || !t->expert_dropped || !t->layers || !t->gpu_tokens ||
-        !t->expert_cold || !P || !rng || !drop_rng || !dyn_rng || !pop_rng || !bal_rng) {
+        !t->expert_cold || !P || !routed || !plane_tokens || !stage_of_layer || !rng ||
+        !drop_rng || !dyn_rng || !pop_rng || !bal_rng) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory");
         goto done;
     }
+    for (int l = 0; l < L; l++)     /* to map the routing plane's index q to a GPU */
+        stage_of_layer[l] = par_layer_stage(&pl, L, l);
     if (strcmp(c->routing.model, "trace") == 0) {
         st = load_trace(o->file, c, &trace, err);
         if (st != SIM_OK)
@@ -260,29 +288,52 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
         goto done;
     cli_progress pr;
     cli_progress_init(&pr, "simulating", o->quiet || o->json);
-    for (int s = 0; s < t->n_steps; s++) {
-        route_result r;
-        st = route_router_sample(rt, s, rng, drop_rng, &r, err);
+    step_progress sp = {.pr = &pr, .n_steps = t->n_steps};
+    for (int s = 0; s < t->n_steps && st == SIM_OK; s++) {
+        /* every micro-batch of the step draws its own tokens from the step's router */
+        if ((st = step_routing_new(c, &sr, err)) != SIM_OK)
+            break;
+        for (int mb = 0; mb < M && st == SIM_OK; mb++) {
+            route_result r;
+            st = route_router_sample(rt, s, rng, drop_rng, &r, err);
+            if (st != SIM_OK)
+                break;
+            for (int l = 0; l < L; l++)
+                for (int g = 0; g < pl.plane; g++)
+                    for (int e = 0; e < E; e++) {
+                        size_t i = ((size_t)l * pl.plane + g) * E + e;
+                        size_t j = ((size_t)s * L + l) * E + e;
+                        t->expert_tokens[j] += r.counts[i];
+                        t->expert_dropped[j] += r.dropped[i];
+                    }
+            if (mb == 0)    /* the step's probabilities, before observing moves them on */
+                for (int l = 0; l < L; l++)
+                    memcpy(P + (size_t)l * E, route_router_probs(rt, l), (size_t)E * sizeof *P);
+            routing_metrics(c, &pl, stage_of_layer, &r, P, t, s, plane_tokens);
+            step_routing_set(sr, mb, &r);
+            route_result_fini(&r);
+        }
         if (st != SIM_OK)
             break;
-        for (int l = 0; l < L; l++)
-            for (int g = 0; g < n; g++)
-                for (int e = 0; e < E; e++) {
-                    size_t i = ((size_t)l * n + g) * E + e, j = ((size_t)s * L + l) * E + e;
-                    t->expert_tokens[j] += r.counts[i];
-                    t->expert_dropped[j] += r.dropped[i];
-                }
-        /* the probabilities of this step, before observing it moves the dynamics on */
-        for (int l = 0; l < L; l++)
-            memcpy(P + (size_t)l * E, route_router_probs(rt, l), (size_t)E * sizeof *P);
-        route_router_observe(rt, &r, dyn_rng, t->expert_cold + (size_t)s * L * E);
-        routing_metrics(c, &r, P, t, s);
-        step_opts so = {.calib = calib, .keep_spans = s == 0};   /* timeline and trace */
-        st = step_simulate_opts(c, &r, &so, &t->steps[s], err);
-        route_result_fini(&r);
-        if (st != SIM_OK)
-            break;
-        cli_progress_update(&pr, s + 1, t->n_steps);
+        for (size_t i = 0; i < (size_t)L * E; i++) {
+            size_t j = (size_t)s * L * E + i;
+            routed[i] = (double)(t->expert_tokens[j] + t->expert_dropped[j]);
+        }
+        uint8_t *cold = t->expert_cold + (size_t)s * L * E;
+        route_router_observe_loads(rt, routed, dyn_rng, cold);
+        for (int l = 0; l < L; l++) {
+            int k = 0;
+            for (int e = 0; e < E; e++)
+                k += cold[(size_t)l * E + e];
+            t->layers[(size_t)s * L + l].cold_experts = k;
+        }
+        sp.step = s;
+        step_opts so = {.calib = calib, .keep_spans = s == 0,   /* timeline and trace */
+                        .progress = on_engine_progress, .progress_ctx = &sp};
+        st = step_simulate_routing(c, sr, &so, &t->steps[s], err);
+        step_routing_free(sr);
+        sr = NULL;
+        cli_progress_update(&pr, (long)(s + 1) * 1000, (long)t->n_steps * 1000);
     }
     cli_progress_done(&pr);
     if (st == SIM_OK) {
@@ -290,15 +341,20 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
         route_result b;
         st = route_router_balanced(rt, bal_rng, &b, err);
         if (st == SIM_OK) {
-            st = step_simulate_calibrated(c, &b, calib, &t->balanced, err);
+            step_opts so = {.calib = calib};
+            st = step_simulate(c, &b, &so, &t->balanced, err);
             t->have_balanced = st == SIM_OK;
             route_result_fini(&b);
         }
     }
 done:
     route_router_free(rt);
+    step_routing_free(sr);
     cli_trace_fini(&trace);
     sim_free(P);
+    sim_free(routed);
+    sim_free(plane_tokens);
+    sim_free(stage_of_layer);
     gsl_rng *rngs[] = {rng, drop_rng, dyn_rng, pop_rng, bal_rng};
     for (size_t i = 0; i < sizeof rngs / sizeof rngs[0]; i++)
         if (rngs[i])

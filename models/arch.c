@@ -58,6 +58,24 @@ int arch_attn_gemms(const scn_config *c, int64_t n[ARCH_MAX_ATTN_GEMMS],
     return i;
 }
 
+void arch_attn_gemm_tp(const scn_config *c, int split[ARCH_MAX_ATTN_GEMMS])
+{
+    int i = 0;
+    if (arch_is_mla(c)) {
+        if (c->model.q_lora_rank > 0) {
+            split[i++] = ARCH_TP_NONE;           /* query down */
+            split[i++] = ARCH_TP_COLUMN;         /* query up */
+        } else {
+            split[i++] = ARCH_TP_COLUMN;         /* query */
+        }
+        split[i++] = ARCH_TP_NONE;               /* key/value down + rope key */
+        split[i++] = ARCH_TP_COLUMN;             /* key/value up */
+    } else {
+        split[i++] = ARCH_TP_COLUMN;             /* fused QKV */
+    }
+    split[i++] = ARCH_TP_ROW;                    /* output */
+}
+
 double arch_attn_matrix_params_layer(const scn_config *c)
 {
     int64_t n[ARCH_MAX_ATTN_GEMMS], k[ARCH_MAX_ATTN_GEMMS];

@@ -87,4 +87,10 @@ void arch_attn_dims_of(const scn_config *c, arch_attn_dims *out);
 int arch_attn_gemms(const scn_config *c, int64_t n[ARCH_MAX_ATTN_GEMMS],
                     int64_t k[ARCH_MAX_ATTN_GEMMS]);
 
+/* How tensor parallelism shards each GEMM of arch_attn_gemms, as Megatron does: COLUMN
+ * splits n (query, key, value projections; MLA's up-projections), ROW splits k (the output
+ * projection), NONE keeps it whole on every TP rank (MLA's down-projections). */
+enum { ARCH_TP_NONE, ARCH_TP_COLUMN, ARCH_TP_ROW };
+void arch_attn_gemm_tp(const scn_config *c, int split[ARCH_MAX_ATTN_GEMMS]);
+
 #endif

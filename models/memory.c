@@ -6,6 +6,7 @@
 
 #include "models/arch.h"
 #include "models/hw.h"
+#include "models/par.h"
 
 const char *const mem_part_names[MEM_N_PARTS] = {
 #define MEM_X_NAME(e, n) n,
@@ -17,13 +18,15 @@ const char *const mem_part_names[MEM_N_PARTS] = {
 
 void mem_parallel_of(const scn_config *c, mem_parallel *p)
 {
-    int world = scn_world(c);
-    p->tp = 1;
-    p->pp = 1;
-    p->ep = c->parallel.ep;
-    p->dp = world;
-    p->edp = world / c->parallel.ep;
-    p->in_flight = 1;
+    par_layout l;
+    par_layout_of(c, &l);
+    p->tp = l.tp;
+    p->pp = l.pp;
+    p->ep = l.ep;
+    p->dp = l.dp;
+    p->edp = l.edp;
+    int passes = l.n_micro * l.vpp, held = par_warmup(&l, 0) + 1;
+    p->in_flight = (double)(held < passes ? held : passes) / l.vpp;
 }
 
 typedef struct act_layer {
@@ -110,10 +113,12 @@ void mem_footprint_of(const scn_config *c, const mem_parallel *par, mem_footprin
     act += T * (double)c->model.vocab * (2.0 + 4.0) / p.tp;
     o->part_bytes[MEM_ACTIVATIONS] = act;
 
-    /* all-to-all buffers: the dispatch's send buffer (T x top_k tokens) and its receive
-     * buffer: capacity-bounded, or when dropless the worst case in which every token of the
-     * EP group picks this GPU's experts (at most min(top_k, local experts) copies each) */
+    /* all-to-all buffers: the dispatch's send buffer (Ts x top_k tokens, Ts = T / tp the
+     * tokens a GPU routes) and its receive buffer: capacity-bounded, or when dropless the
+     * worst case in which every token of the EP group picks this GPU's experts (at most
+     * min(top_k, local experts) copies each) */
     if (Lm > 0 && p.ep > 1) {
+        T /= p.tp;
         double tok_bytes = (double)c->model.hidden * ACT_BYTES;
         int local = c->model.experts / p.ep;
         double worst = (double)p.ep * T * (c->model.top_k < local ? c->model.top_k : local);

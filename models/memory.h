@@ -3,9 +3,8 @@
  * recomputation), all-to-all buffers and a framework reserve, against the GPU's capacity.
  *
  * Not fitting is a result (fits = 0 and a message saying by how much and what dominates),
- * never an error. The parallel degrees come in a mem_parallel so that tensor and pipeline
- * parallelism plug in when the step has them; today the scenario has expert and data
- * parallelism only (tp = pp = 1). Formulas and their approximations: docs/MODEL.md,
+ * never an error. The parallel degrees come in a mem_parallel (mem_parallel_of: the
+ * scenario's, models/par.h). Formulas and their approximations: docs/MODEL.md,
  * "Memory footprint". No I/O, no allocation. */
 #ifndef MODELS_MEMORY_H
 #define MODELS_MEMORY_H
@@ -41,7 +40,8 @@ typedef struct mem_parallel {
     int ep;                  /* expert-parallel degree */
     int dp;                  /* data-parallel degree of the non-expert weights */
     int edp;                 /* expert-data-parallel degree: replicas of each expert */
-    int in_flight;           /* micro-batches whose activations a stage holds at once */
+    double in_flight;        /* micro-batches whose activations a stage holds at once (in
+                              * units of its layers: interleaved chunks count 1 / vpp) */
 } mem_parallel;
 
 typedef struct mem_footprint {
@@ -56,8 +56,9 @@ typedef struct mem_footprint {
     char message[256];             /* "" when it fits */
 } mem_footprint;
 
-/* The parallelism the scenario describes: tp = pp = 1, ep = parallel.ep, dp = all GPUs,
- * edp = GPUs / ep, one micro-batch in flight. */
+/* The parallelism the scenario describes (models/par.h): its tp, pp, ep, dp, edp, and the
+ * activations stage 0 holds at the peak of its schedule: warm-up passes + 1, capped by the
+ * passes there are (1F1B: min(pp, micro-batches)), in micro-batches of its layers. */
 void mem_parallel_of(const scn_config *c, mem_parallel *p);
 
 /* Footprint of one GPU; par NULL = mem_parallel_of(c). c must be resolved (scn_resolve). */

@@ -62,18 +62,29 @@ void par_coords(const par_layout *p, int g, int *stage, int *q)
     *q = tp_rank + p->tp * dp_rank;
 }
 
+/* Layers in chunk c: the C - extra smaller chunks are, in this order, 0, C-1, 1, C-2, ... */
+static int chunk_size(const par_layout *p, int n_layers, int c)
+{
+    int C = p->n_chunks, base = n_layers / C, small = C - n_layers % C;
+    int from_end = c < C - 1 - c ? c : C - 1 - c;          /* distance to the nearer end */
+    int rank = 2 * from_end + (c > C - 1 - c ? 1 : 0);     /* position in 0, C-1, 1, ... */
+    return base + (rank < small ? 0 : 1);
+}
+
 void par_chunk_layers(const par_layout *p, int n_layers, int *first)
 {
-    int C = p->n_chunks, base = n_layers / C, extra = n_layers % C;
-    /* the C - extra smaller chunks: 0, C-1, 1, C-2, ... */
-    int small = C - extra;
     first[0] = 0;
-    for (int c = 0; c < C; c++) {
-        int from_end = c < C - 1 - c ? c : C - 1 - c;          /* distance to the nearer end */
-        int rank = 2 * from_end + (c > C - 1 - c ? 1 : 0);     /* position in 0, C-1, 1, ... */
-        first[c + 1] = first[c] + base + (rank < small ? 0 : 1);
-    }
-    assert(first[C] == n_layers);
+    for (int c = 0; c < p->n_chunks; c++)
+        first[c + 1] = first[c] + chunk_size(p, n_layers, c);
+    assert(first[p->n_chunks] == n_layers);
+}
+
+int par_layer_stage(const par_layout *p, int n_layers, int l)
+{
+    int c = 0;
+    for (int end = chunk_size(p, n_layers, 0); end <= l; end += chunk_size(p, n_layers, ++c))
+        ;
+    return c % p->pp;
 }
 
 /* The nodes of one EP group: node_of[r] numbered by first appearance; -1 if uneven. */

@@ -57,6 +57,9 @@ void par_coords(const par_layout *p, int g, int *stage, int *q);
 /* Layers of chunk c: first[c] .. first[c + 1] - 1 (first has n_chunks + 1 entries). */
 void par_chunk_layers(const par_layout *p, int n_layers, int *first);
 
+/* The pipeline stage that holds layer l. */
+int par_layer_stage(const par_layout *p, int n_layers, int l);
+
 /* One pass of a stage's schedule: forward or backward of one micro-batch through one of
  * the stage's model chunks (virtual index v: global chunk v x pp + stage). */
 typedef struct par_op {

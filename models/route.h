@@ -158,6 +158,10 @@ const double *route_router_probs(const route_router *rt, int layer);
  * routing.cold_steps consecutive steps up to and including this one. */
 void route_router_observe(route_router *rt, const route_result *r, gsl_rng *dyn_rng,
                           uint8_t *cold);
+/* The same from the step's routed assignments (kept + dropped) per layer and expert,
+ * routed[n_layers][n_experts], e.g. summed over a step's micro-batches. */
+void route_router_observe_loads(route_router *rt, const double *routed, gsl_rng *dyn_rng,
+                                uint8_t *cold);
 
 /* ---- metrics of one layer of one step ---- */
 

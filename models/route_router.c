@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "models/par.h"
 #include "models/place.h"
 #include "models/route.h"
 #include "sim/alloc.h"
@@ -56,12 +57,16 @@ sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng 
         return sim_err_set(err, SIM_ENOMEM, "out of memory (router)");
     rt->c = *c;
     rt->m = m;
+    /* one micro-batch of one pipeline stage's plane of tp x dp GPUs (models/par.h): every
+     * GPU routes its share of the micro-batch's tokens */
+    par_layout pl;
+    par_layout_of(c, &pl);
     rt->L = c->model.layers;
     rt->E = c->model.experts;
-    rt->n = scn_world(c);
-    rt->ep = c->parallel.ep;
+    rt->n = pl.plane;
+    rt->ep = pl.ep;
     rt->k = c->model.top_k;
-    rt->T = (int64_t)c->training.seq_len * c->training.micro_batch;
+    rt->T = pl.tokens_per_src;
     rt->dyn = strcmp(c->routing.dynamics, "drift") == 0      ? DYN_DRIFT
               : strcmp(c->routing.dynamics, "collapse") == 0 ? DYN_COLLAPSE
                                                              : DYN_NONE;
@@ -90,9 +95,19 @@ sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng 
         if (st != SIM_OK)
             goto fail;
     }
-    int gpn = c->cluster.gpus_per_node;
+    /* the node of every EP rank (all EP groups have the same shape when node constraints
+     * are on: scn_resolve checked it) */
+    int *rank_node = sim_malloc((size_t)rt->ep * sizeof *rank_node);
+    if (!rank_node) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory (router)");
+        goto fail;
+    }
+    if (par_ep_nodes(&pl, c->cluster.gpus_per_node, rank_node) < 0)
+        for (int r = 0; r < rt->ep; r++)
+            rank_node[r] = r / c->cluster.gpus_per_node;
     for (int e = 0; e < rt->E; e++)
-        rt->node_of[e] = place_home_rank(rt->pol, rt->ep, rt->E, e) / gpn;
+        rt->node_of[e] = rank_node[place_home_rank(rt->pol, rt->ep, rt->E, e)];
+    sim_free(rank_node);
     rt->nodes = (route_nodes){.n_experts = rt->E, .node_of = rt->node_of,
                               .node_limit = c->routing.node_limit,
                               .group_nodes = c->routing.group_nodes};
@@ -236,50 +251,65 @@ fail:
     return sim_err_set(err, st, "balanced counterfactual: %s", sim_status_text(st));
 }
 
+/* Cold counters and dynamics of layer l from its routed assignments, in rt->loads[E]. */
+static void observe_layer(route_router *rt, int l, gsl_rng *dyn_rng, uint8_t *cold)
+{
+    double thr = rt->c.routing.cold_threshold / rt->E;
+    double *f = rt->loads, total = 0;
+    for (int e = 0; e < rt->E; e++)
+        total += f[e];
+    for (int e = 0; e < rt->E; e++)
+        f[e] = total > 0 ? f[e] / total : 0;
+    int *run = rt->cold_run + (size_t)l * rt->E;
+    for (int e = 0; e < rt->E; e++) {
+        run[e] = f[e] < thr ? run[e] + 1 : 0;
+        if (cold)
+            cold[(size_t)l * rt->E + e] = run[e] >= rt->c.routing.cold_steps;
+    }
+    double *p = rt->p + (size_t)l * rt->E, sum = 0;
+    if (rt->dyn == DYN_DRIFT) {
+        /* log-popularity random walk: log p_e += sigma N(0,1), renormalized */
+        double mx = -INFINITY;
+        for (int e = 0; e < rt->E; e++) {
+            p[e] = p[e] > 0 ? log(p[e]) + gsl_ran_gaussian(dyn_rng, rt->c.routing.drift_sigma)
+                            : -INFINITY;
+            mx = fmax(mx, p[e]);
+        }
+        for (int e = 0; e < rt->E; e++)
+            sum += (p[e] = exp(p[e] - mx));
+        for (int e = 0; e < rt->E; e++)
+            p[e] /= sum;
+    } else if (rt->dyn == DYN_COLLAPSE) {
+        /* rich get richer: q ~ f^gain; balancing pulls toward uniform with alpha */
+        double a = rt->c.routing.balance_alpha, gain = rt->c.routing.collapse_gain;
+        for (int e = 0; e < rt->E; e++)
+            sum += (p[e] = pow(f[e], gain));
+        for (int e = 0; e < rt->E; e++)
+            p[e] = (1 - a) * (sum > 0 ? p[e] / sum : 1.0 / rt->E) + a / rt->E;
+    }
+}
+
 void route_router_observe(route_router *rt, const route_result *r, gsl_rng *dyn_rng,
                           uint8_t *cold)
 {
     size_t per_layer = (size_t)rt->n * rt->E;
-    double thr = rt->c.routing.cold_threshold / rt->E;
     for (int l = 0; l < rt->L; l++) {
-        double *f = rt->loads, total = 0;
         for (int e = 0; e < rt->E; e++)
-            f[e] = 0;
+            rt->loads[e] = 0;
         for (int g = 0; g < rt->n; g++)
             for (int e = 0; e < rt->E; e++) {
                 size_t i = l * per_layer + (size_t)g * rt->E + e;
-                f[e] += (double)(r->counts[i] + r->dropped[i]);
+                rt->loads[e] += (double)(r->counts[i] + r->dropped[i]);
             }
-        for (int e = 0; e < rt->E; e++)
-            total += f[e];
-        for (int e = 0; e < rt->E; e++)
-            f[e] = total > 0 ? f[e] / total : 0;
-        int *run = rt->cold_run + (size_t)l * rt->E;
-        for (int e = 0; e < rt->E; e++) {
-            run[e] = f[e] < thr ? run[e] + 1 : 0;
-            if (cold)
-                cold[(size_t)l * rt->E + e] = run[e] >= rt->c.routing.cold_steps;
-        }
-        double *p = rt->p + (size_t)l * rt->E, sum = 0;
-        if (rt->dyn == DYN_DRIFT) {
-            /* log-popularity random walk: log p_e += sigma N(0,1), renormalized */
-            double mx = -INFINITY;
-            for (int e = 0; e < rt->E; e++) {
-                p[e] = p[e] > 0 ? log(p[e]) + gsl_ran_gaussian(dyn_rng, rt->c.routing.drift_sigma)
-                                : -INFINITY;
-                mx = fmax(mx, p[e]);
-            }
-            for (int e = 0; e < rt->E; e++)
-                sum += (p[e] = exp(p[e] - mx));
-            for (int e = 0; e < rt->E; e++)
-                p[e] /= sum;
-        } else if (rt->dyn == DYN_COLLAPSE) {
-            /* rich get richer: q ~ f^gain; balancing pulls toward uniform with alpha */
-            double a = rt->c.routing.balance_alpha, gain = rt->c.routing.collapse_gain;
-            for (int e = 0; e < rt->E; e++)
-                sum += (p[e] = pow(f[e], gain));
-            for (int e = 0; e < rt->E; e++)
-                p[e] = (1 - a) * (sum > 0 ? p[e] / sum : 1.0 / rt->E) + a / rt->E;
-        }
+        observe_layer(rt, l, dyn_rng, cold);
+    }
+}
+
+void route_router_observe_loads(route_router *rt, const double *routed, gsl_rng *dyn_rng,
+                                uint8_t *cold)
+{
+    for (int l = 0; l < rt->L; l++) {
+        memcpy(rt->loads, routed + (size_t)l * rt->E, (size_t)rt->E * sizeof *rt->loads);
+        observe_layer(rt, l, dyn_rng, cold);
     }
 }

@@ -1,14 +1,24 @@
-/* models/step.c: the training-step task graph (see models/step.h and docs/MODEL.md). */
+/* models/step.c: the training-step task graph (see models/step.h and docs/MODEL.md).
+ *
+ * Building: every pipeline stage has its schedule of passes (models/par.h); passes are
+ * added stage by stage, each as far as its inputs from other stages exist, so the graph
+ * grows in the order the pipeline runs. A pass adds, layer by layer, the tasks of every GPU
+ * of the stage's plane. Each GPU has one compute stream; its tasks form a chain (`prev`).
+ * A collective that blocks the chain leaves its done task in `gate`, which the next task of
+ * the chain waits for; collectives that overlap compute (dispatch beside shared experts,
+ * gradient buckets, parameter gathers) keep their own done tasks instead. */
 #include "models/step.h"
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/arch.h"
 #include "models/coll.h"
 #include "models/gemm.h"
 #include "models/hw.h"
+#include "models/par.h"
 #include "models/topo.h"
 #include "sim/alloc.h"
 #include "sim/net.h"
@@ -19,29 +29,161 @@ const char *const step_category_names[STEP_N_CAT] = {
 #undef STEP_X_NAME
 };
 
+int step_category_is_comm(int cat)
+{
+    return cat == STEP_CAT_DISPATCH || cat == STEP_CAT_COMBINE || cat == STEP_CAT_TP ||
+           cat == STEP_CAT_PP || cat == STEP_CAT_GRAD;
+}
+
 #define DTYPE_BYTES 2     /* bf16 activations, weights and gradients */
+#define ADAM_BYTES 28.0   /* per parameter: read fp32 master, m, v and the bf16 gradient
+                           * (14 B), write master, m, v and the bf16 weight (14 B) */
+
+/* ------------------------------------------------------------------ routing, condensed */
+
+struct step_routing {
+    int n_micro, L, G, ep, spg;   /* G: EP groups per plane; spg: expert slots per GPU */
+    size_t cell;                  /* ep * ep (matrix) + ep * spg (slot tokens) */
+    int64_t *data;                /* [n_micro][L][G][cell] */
+    uint8_t *set;                 /* [n_micro] */
+    double dropped, max_mean_load;
+};
+
+sim_status step_routing_new(const scn_config *c, step_routing **out, sim_err *err)
+{
+    par_layout p;
+    par_layout_of(c, &p);
+    step_routing *s = sim_calloc(1, sizeof *s);
+    if (!s)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory (step routing)");
+    s->n_micro = p.n_micro;
+    s->L = c->model.layers;
+    s->G = p.plane / p.ep;
+    s->ep = p.ep;
+    int slots = c->placement.spare_slots > 0 || strcmp(c->placement.policy, "contiguous") != 0
+                    ? p.ep * (c->model.experts / p.ep + c->placement.spare_slots)
+                    : c->model.experts;
+    s->spg = slots / p.ep;
+    s->cell = (size_t)p.ep * p.ep + (size_t)p.ep * s->spg;
+    size_t n = (size_t)s->n_micro * s->L * s->G * s->cell;
+    s->data = sim_calloc(n ? n : 1, sizeof *s->data);
+    s->set = sim_calloc((size_t)s->n_micro, 1);
+    if (!s->data || !s->set) {
+        step_routing_free(s);
+        return sim_err_set(err, SIM_ENOMEM, "out of memory (step routing: %zu cells)", n);
+    }
+    *out = s;
+    return SIM_OK;
+}
+
+void step_routing_free(step_routing *s)
+{
+    if (!s)
+        return;
+    sim_free(s->data);
+    sim_free(s->set);
+    sim_free(s);
+}
+
+static int64_t *routing_cell(const step_routing *s, int mb, int l, int group)
+{
+    return s->data + (((size_t)mb * s->L + l) * s->G + group) * s->cell;
+}
+
+void step_routing_set(step_routing *s, int mb, const route_result *r)
+{
+    assert(mb >= 0 && mb < s->n_micro);
+    assert(r->n_layers == s->L && r->ep == s->ep && r->n_gpus == s->G * s->ep &&
+           route_slots(r) == s->ep * s->spg);
+    const int ep = s->ep, spg = s->spg, E = r->n_experts;
+    const size_t per_layer = (size_t)r->n_gpus * E;
+    for (int l = 0; l < s->L; l++)
+        for (int k = 0; k < s->G; k++) {
+            int64_t *mat = routing_cell(s, mb, l, k), *loc = mat + (size_t)ep * ep;
+            memset(mat, 0, s->cell * sizeof *mat);
+            for (int i = 0; i < ep; i++) {
+                const int64_t *row = route_slot_row(r, l, k * ep + i);
+                for (int j = 0; j < ep; j++)
+                    for (int e = j * spg; e < (j + 1) * spg; e++) {
+                        mat[(size_t)i * ep + j] += row[e];
+                        loc[e] += row[e];
+                    }
+            }
+            /* load and drops of the group: routed = kept + dropped per expert */
+            double max = 0, sum = 0;
+            for (int e = 0; e < E; e++) {
+                double load = 0;
+                for (int i = 0; i < ep; i++) {
+                    size_t at = l * per_layer + (size_t)(k * ep + i) * E + e;
+                    load += (double)(r->counts[at] + r->dropped[at]);
+                    s->dropped += (double)r->dropped[at];
+                }
+                sum += load;
+                max = fmax(max, load);
+            }
+            if (sum > 0)
+                s->max_mean_load = fmax(s->max_mean_load, max / (sum / E));
+        }
+    s->set[mb] = 1;
+}
+
+/* ------------------------------------------------------------------ the builder */
+
+/* Per-token block costs of one micro-batch on one GPU (seconds, before straggler scaling),
+ * [0] forward and [1] backward. */
+typedef struct costs {
+    double attn[2], attn_core_f;
+    double router[2], unperm;
+    double dense[2], shared[2];
+    double embed, head[2];
+} costs;
+
+/* A point of a chunk's backward after which gradient buckets are reduced: after layer
+ * `after_layer` (or, -1, at the end of the chunk's backward), `dense` bytes over the
+ * data-parallel group and `expert` bytes over the expert-data-parallel group. */
+typedef struct flush {
+    int after_layer;
+    double dense, expert;
+} flush;
 
 typedef struct ctx {
     const scn_config *c;
-    const route_result *r;
+    const step_routing *sr;
+    par_layout p;
     sim_engine *e;
     topo t;
     gemm_device dev;
     const gemm_model *gm;
-    const gemm_calib *calib;  /* measured GEMM times, or NULL */
+    const gemm_calib *calib;
+    const coll_algo *a2a, *allreduce, *rs, *ag;
     int dt;               /* GEMM operand bytes: 2 bf16, 1 fp8 */
-    int64_t *mbuf;        /* [slots] scratch: tokens of each local expert slot */
-    int n;                /* GPUs */
-    int64_t T;            /* tokens per GPU */
-    sim_id *stream;       /* [n] compute stream of each GPU */
-    sim_id *prev;         /* [n] last compute task of each GPU */
-    /* communication (models/coll.h) */
-    const coll_algo *a2a, *allreduce;
-    sim_id *join;         /* [n] each GPU's done task of the last all_to_all */
-    int *gpus;            /* [n] scratch: ranks of one collective */
+    int n, L, C, M;       /* GPUs, layers, chunks, micro-batches */
+    int64_t T, Ts;        /* tokens of a micro-batch (TP group), routed per GPU */
+    costs k;
+    int *first;           /* [C + 1] first layer of each chunk */
+    int *stage_of_gpu;    /* [n] */
+    double *slow;         /* [n] 1 / speed factor */
+    sim_id *stream;       /* [n] compute stream */
+    sim_id *prev;         /* [n] last task of the compute chain */
+    sim_id *gate;         /* [n] what the next chain task also waits for, or -1 */
+    sim_id *dpc;          /* [n] last task of the gradient / parameter comm stream */
+    sim_id *done;         /* [n] scratch: done tasks of the last collective, by GPU */
+    sim_id *a2a_done;     /* [n] the dispatch, while shared experts overlap it */
+    sim_id *side_done;    /* [n] shared experts' reduce-scatter, while overlapping */
+    sim_id *pref, *pref_cur; /* [n] ZeRO-3 gathers: the one just issued, the one in use */
+    sim_id *handoff;      /* [M][C][2][plane] the flow into the next chunk */
+    sim_id *gather;       /* [n_flush_total][n] ZeRO >= 1 + overlap: parameter all-gathers */
+    int *gpus;            /* [n] scratch: GPUs of one collective */
     sim_id *after;        /* [n] scratch */
-    double *matrix;       /* [ep * ep] scratch: bytes of one EP group's all-to-allv */
+    sim_id *cdone;        /* [n] scratch */
+    double *matrix;       /* [ep * ep] scratch */
+    int64_t *mbuf;        /* [spg] scratch */
+    flush *flushes;       /* all chunks' flush points, chunk after chunk */
+    int *flush_off;       /* [C + 1] */
+    int *bucket_of_layer; /* [L] index into flushes of the bucket holding the layer */
 } ctx;
+
+/* ---- costs (docs/MODEL.md "Step costs") ---- */
 
 static double gemm(const ctx *x, int64_t m, int64_t n, int64_t k)
 {
@@ -87,242 +229,882 @@ static double gemm_fb(const ctx *x, int64_t m, int64_t n, int64_t k, int backwar
 
 static double mem(const ctx *x, double bytes) { return gemm_memory_kernel_s(&x->dev, bytes); }
 
-/* Attention block on one GPU: pre-norm, the projections (GQA: fused QKV; MLA: query and
- * key/value down- and up-projections, models/arch.h), causal attention core, output
- * projection. Backward costs each GEMM's dgrad + wgrad and twice the core's FLOPs. The core
- * runs at the bf16 rate (flash attention keeps bf16 in both precisions). */
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Attention block on one TP rank: pre-norm over its Ts tokens, the projections over the
+ * micro-batch's T tokens (sharded as arch_attn_gemm_tp says), the causal core over its
+ * heads / tp heads. Backward costs each GEMM's dgrad + wgrad and twice the core's FLOPs. The
+ * core runs at the bf16 rate (flash attention keeps bf16 in both precisions). */
+static double attention_core_s(const ctx *x, int backward)
+{
+    const scn_config *c = x->c;
+    int tp = x->p.tp;
+    arch_attn_dims a;
+    arch_attn_dims_of(c, &a);
+    /* QK^T and PV over a mean context of s/2: per token heads x (qk + v head) x s FLOPs */
+    double flops = (double)x->T * c->training.seq_len * (double)(c->model.heads / tp) *
+                   (double)(a.qk_head + a.v_head) * (backward ? 2.0 : 1.0);
+    double bytes = (double)x->T * (double)(a.q_dim + a.k_dim + a.v_dim + a.o_dim) / tp *
+                   DTYPE_BYTES;
+    return fmax(flops / (x->dev.peak_flops * x->dev.gemm_efficiency),
+                bytes / (x->dev.hbm_bytes_per_s * x->dev.mem_efficiency)) +
+           x->dev.launch_s;
+}
+
 static double attention_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
-    int64_t T = x->T, d = c->model.hidden;
-    arch_attn_dims a;
-    arch_attn_dims_of(c, &a);
+    int64_t d = c->model.hidden, tp = x->p.tp;
     int64_t gn[ARCH_MAX_ATTN_GEMMS], gk[ARCH_MAX_ATTN_GEMMS];
+    int split[ARCH_MAX_ATTN_GEMMS];
     int ng = arch_attn_gemms(c, gn, gk);
-    double norm = mem(x, 2.0 * T * d * DTYPE_BYTES);
-    /* causal attention core: QK^T and PV over a mean context of s/2: per token
-     * heads x (qk_head + v_head) x s FLOPs (GQA with head_dim = d / heads: 2 s d) */
-    double core_flops = (double)T * c->training.seq_len * (double)c->model.heads *
-                        (double)(a.qk_head + a.v_head) * (backward ? 2.0 : 1.0);
-    double core_bytes = (double)T * (double)(a.q_dim + a.k_dim + a.v_dim + a.o_dim) * DTYPE_BYTES;
-    double t_core = fmax(core_flops / (x->dev.peak_flops * x->dev.gemm_efficiency),
-                         core_bytes / (x->dev.hbm_bytes_per_s * x->dev.mem_efficiency)) +
-                    x->dev.launch_s;
-    double t = (backward ? 2 : 1) * norm + gemm_fb(x, T, gn[0], gk[0], backward) + t_core;
-    for (int i = 1; i < ng; i++)
-        t += gemm_fb(x, T, gn[i], gk[i], backward);
+    arch_attn_gemm_tp(c, split);
+    double t = (backward ? 2 : 1) * mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) +
+               attention_core_s(x, backward);
+    for (int i = 0; i < ng; i++) {
+        int64_t n = split[i] == ARCH_TP_COLUMN ? gn[i] / tp : gn[i];
+        int64_t kk = split[i] == ARCH_TP_ROW ? gk[i] / tp : gk[i];
+        t += gemm_fb(x, x->T, n, kk, backward);
+    }
     return t;
 }
 
-/* A dense FFN (dense layers, and the shared experts fused into one FFN of width f) over T
- * tokens: [pre-norm,] up (or gate+up) projection, activation, down projection. */
-static double ffn_s(const ctx *x, int64_t T, int64_t f, int with_norm, int backward)
+/* A dense FFN of width f (dense layers; the shared experts fused into one FFN) on one TP
+ * rank: [pre-norm over Ts tokens,] up (or gate+up) projection, activation, down projection
+ * over the T tokens, f / tp columns. */
+static double ffn_s(const ctx *x, int64_t f, int with_norm, int backward)
 {
     const scn_config *c = x->c;
-    int64_t d = c->model.hidden, up = c->model.swiglu ? 2 * f : f;
-    double norm = with_norm ? mem(x, 2.0 * T * d * DTYPE_BYTES) : 0.0;
-    double act = (double)T * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
+    int64_t d = c->model.hidden, T = x->T, fl = f / x->p.tp;
+    int64_t up = c->model.swiglu ? 2 * fl : fl;
+    double norm = with_norm ? mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) : 0.0;
+    double act = (double)T * fl * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
     return (backward ? 2 : 1) * norm + gemm_fb(x, T, up, d, backward) +
-           (backward ? 2 : 1) * mem(x, act) + gemm_fb(x, T, d, f, backward);
+           (backward ? 2 : 1) * mem(x, act) + gemm_fb(x, T, d, fl, backward);
 }
 
-/* Input embedding (a gather of T rows; backward: a scatter-add of the same bytes). */
-static double embedding_s(const ctx *x)
-{
-    return mem(x, 2.0 * x->T * x->c->model.hidden * DTYPE_BYTES);
-}
-
-/* Final norm, output layer T x vocab x d, and the loss over the logits (bf16 logits written
- * and read, fp32 softmax): forward and backward alike in bytes. */
-static double lm_head_s(const ctx *x, int backward)
+/* Final norm, the vocabulary-parallel output layer T x vocab/tp x d, and the loss over the
+ * logits (bf16 logits written and read, fp32 softmax). */
+static double head_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
-    int64_t T = x->T, d = c->model.hidden, V = c->model.vocab;
-    double norm = mem(x, 2.0 * T * d * DTYPE_BYTES);
-    double loss = mem(x, (double)T * V * (2.0 + 4.0));
-    return (backward ? 2 : 1) * norm + gemm_fb(x, T, V, d, backward) + loss;
+    int64_t d = c->model.hidden, V = ceil_div(c->model.vocab, x->p.tp);
+    return (backward ? 2 : 1) * mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) +
+           gemm_fb(x, x->T, V, d, backward) + mem(x, (double)x->T * V * (2.0 + 4.0));
 }
 
-/* Router: pre-FFN norm, router GEMM (d -> E), permute of the k copies of each token. */
+/* Router over the GPU's Ts tokens: pre-FFN norm, router GEMM (d -> E), permute of the k
+ * copies of each token. */
 static double router_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
-    int64_t T = x->T, d = c->model.hidden;
-    double norm = mem(x, 2.0 * T * d * DTYPE_BYTES);
-    double permute = mem(x, 2.0 * T * c->model.top_k * d * DTYPE_BYTES);
-    return (backward ? 2 : 1) * norm + gemm_fb(x, T, c->model.experts, d, backward) + permute;
+    int64_t d = c->model.hidden, Ts = x->Ts;
+    return (backward ? 2 : 1) * mem(x, 2.0 * Ts * d * DTYPE_BYTES) +
+           gemm_fb(x, Ts, c->model.experts, d, backward) +
+           mem(x, 2.0 * Ts * c->model.top_k * d * DTYPE_BYTES);
 }
 
-/* Unpermute and weighted sum of the k expert outputs of each token. */
-static double unpermute_s(const ctx *x)
-{
-    return mem(x, 2.0 * x->T * x->c->model.top_k * x->c->model.hidden * DTYPE_BYTES);
-}
-
-/* Experts held by GPU g in layer l, each over the tokens routed to it (one launch per
- * expert replica): up (or gate+up) projection, activation, down projection. */
-static double experts_s(const ctx *x, int l, int g, int backward)
+static void costs_of(ctx *x)
 {
     const scn_config *c = x->c;
-    const route_result *r = x->r;
+    int64_t d = c->model.hidden;
+    for (int b = 0; b < 2; b++) {
+        x->k.attn[b] = attention_s(x, b);
+        x->k.router[b] = router_s(x, b);
+        x->k.dense[b] = c->model.dense_layers > 0 ? ffn_s(x, c->model.ffn_dense, 1, b) : 0.0;
+        x->k.shared[b] = c->model.shared_experts > 0
+                             ? ffn_s(x, (int64_t)c->model.shared_experts * c->model.ffn_shared,
+                                     0, b)
+                             : 0.0;
+        x->k.head[b] = c->model.vocab > 0 ? head_s(x, b) : 0.0;
+    }
+    x->k.attn_core_f = attention_core_s(x, 0);
+    x->k.unperm = mem(x, 2.0 * x->Ts * c->model.top_k * d * DTYPE_BYTES);
+    x->k.embed = c->model.vocab > 0 ? mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) : 0.0;
+}
+
+/* The expert slots on GPU (ep rank j) of layer l in micro-batch mb, each over the tokens
+ * routed to it: up (or gate+up) projection, activation, down projection; one grouped launch
+ * per GEMM (gemm.grouped) or one launch per expert. */
+static double experts_s(ctx *x, const int64_t *loc, int backward)
+{
+    const scn_config *c = x->c;
     int64_t d = c->model.hidden, f = c->model.ffn_expert;
     int64_t up = c->model.swiglu ? 2 * f : f;
-    /* the expert slots (placement, models/place.h) on g, each a replica's token share */
-    int per_gpu = route_slots(r) / r->ep;
-    int g0 = (g / r->ep) * r->ep, first = (g - g0) * per_gpu;
+    int spg = x->sr->spg, acts = c->model.swiglu ? 3 : 2;
     double t = 0;
     int64_t total = 0;
-    for (int e = first; e < first + per_gpu; e++) {
-        int64_t m = 0;
-        for (int s = g0; s < g0 + r->ep; s++)
-            m += route_slot_row(r, l, s)[e];
-        x->mbuf[e - first] = m;
+    for (int e = 0; e < spg; e++) {
+        int64_t m = loc[e];
+        x->mbuf[e] = m;
         total += m;
         if (m == 0 || c->gemm.grouped)
             continue;
-        double act = (double)m * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
-        t += gemm_fb(x, m, up, d, backward) + (backward ? 2 : 1) * mem(x, act) +
+        t += gemm_fb(x, m, up, d, backward) +
+             (backward ? 2 : 1) * mem(x, (double)m * f * acts * DTYPE_BYTES) +
              gemm_fb(x, m, d, f, backward);
     }
-    if (c->gemm.grouped && total > 0) {
-        /* all local experts in one launch per GEMM, one activation kernel */
-        double act = (double)total * f * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
-        t = (backward ? gemm_grouped_bwd(x, per_gpu, x->mbuf, up, d)
-                      : gemm_grouped(x, per_gpu, x->mbuf, up, d)) +
-            (backward ? 2 : 1) * mem(x, act) +
-            (backward ? gemm_grouped_bwd(x, per_gpu, x->mbuf, d, f)
-                      : gemm_grouped(x, per_gpu, x->mbuf, d, f));
-    }
+    if (c->gemm.grouped && total > 0)
+        t = (backward ? gemm_grouped_bwd(x, spg, x->mbuf, up, d)
+                      : gemm_grouped(x, spg, x->mbuf, up, d)) +
+            (backward ? 2 : 1) * mem(x, (double)total * f * acts * DTYPE_BYTES) +
+            (backward ? gemm_grouped_bwd(x, spg, x->mbuf, d, f)
+                      : gemm_grouped(x, spg, x->mbuf, d, f));
     return t;
 }
 
+/* ---- parameters (gradient buckets, optimizer) ---- */
+
+/* Gradient bytes one GPU holds for layer l: replicated (attention, norms, router, shared
+ * experts or dense FFN; TP-sharded parts / tp) and expert (its E / ep routed experts). */
+static double dense_grad_bytes(const ctx *x, int l)
+{
+    const scn_config *c = x->c;
+    double tp = x->p.tp;
+    double p = arch_attn_params_layer(c) / tp + 2.0 * c->model.hidden;
+    if (l < c->model.dense_layers)
+        p += arch_dense_ffn_params_layer(c) / tp;
+    else
+        p += arch_router_params_layer(c) + arch_shared_params_layer(c) / tp;
+    return p * DTYPE_BYTES;
+}
+
+static double expert_grad_bytes(const ctx *x, int l)
+{
+    if (l < x->c->model.dense_layers)
+        return 0.0;
+    return (double)(x->c->model.experts / x->p.ep) * arch_expert_params(x->c) * DTYPE_BYTES;
+}
+
+/* Embedding or output matrix (d x vocab / tp) and the final norm, in bytes. */
+static double vocab_grad_bytes(const ctx *x, int output)
+{
+    const scn_config *c = x->c;
+    if (c->model.vocab <= 0 || (output && c->model.tied_embeddings))
+        return output ? (c->model.vocab > 0 ? c->model.hidden * (double)DTYPE_BYTES : 0.0) : 0.0;
+    double p = (double)c->model.hidden * ceil_div(c->model.vocab, x->p.tp);
+    if (output)
+        p += c->model.hidden;
+    return p * DTYPE_BYTES;
+}
+
+/* Plans the gradient buckets of every chunk, in backward order: the output layer (last
+ * chunk), the layers from last to first, the embedding (first chunk); a bucket closes when
+ * its dense or expert part reaches training.grad_bucket_MB, and at the chunk's end. */
+static sim_status plan_buckets(ctx *x)
+{
+    double cap = x->c->training.grad_bucket_MB * 1e6;
+    size_t max = (size_t)x->L + 2 * (size_t)x->C;
+    x->flushes = sim_malloc(max * sizeof *x->flushes);
+    x->flush_off = sim_malloc(((size_t)x->C + 1) * sizeof *x->flush_off);
+    x->bucket_of_layer = sim_malloc((size_t)x->L * sizeof *x->bucket_of_layer);
+    if (!x->flushes || !x->flush_off || !x->bucket_of_layer)
+        return SIM_ENOMEM;
+    int n = 0;
+    for (int ch = 0; ch < x->C; ch++) {
+        x->flush_off[ch] = n;
+        double dense = ch == x->C - 1 ? vocab_grad_bytes(x, 1) : 0.0, expert = 0;
+        for (int l = x->first[ch + 1] - 1; l >= x->first[ch]; l--) {
+            dense += dense_grad_bytes(x, l);
+            expert += expert_grad_bytes(x, l);
+            x->bucket_of_layer[l] = n;
+            int last = l == x->first[ch];
+            if (cap > 0 && !last && (dense >= cap || expert >= cap)) {
+                x->flushes[n++] = (flush){.after_layer = l, .dense = dense, .expert = expert};
+                dense = expert = 0;
+            }
+        }
+        if (ch == 0)
+            dense += vocab_grad_bytes(x, 0);
+        x->flushes[n++] = (flush){.after_layer = -1, .dense = dense, .expert = expert};
+    }
+    x->flush_off[x->C] = n;
+    return SIM_OK;
+}
+
+/* ---- graph helpers ---- */
+
+/* for every GPU g of stage s's plane, in plane order */
+#define EACH_GPU(x, s, g)                                                                  \
+    for (int q_ = 0, g = 0; q_ < (x)->p.plane && ((g = par_gpu(&(x)->p, (s), q_)), 1); q_++)
+
+static sim_id join2(ctx *x, int g, sim_id a, sim_id b, int cat)
+{
+    if (a < 0)
+        return b;
+    if (b < 0 || a == b)
+        return a;
+    sim_id j = sim_engine_add_work(x->e, -1, 0, cat, g);
+    sim_engine_add_dep(x->e, a, j);
+    sim_engine_add_dep(x->e, b, j);
+    return j;
+}
+
+/* A compute task on g's stream after its chain and gate. */
 static sim_id work(ctx *x, int g, double seconds, int cat)
 {
-    sim_id id = sim_engine_add_work(x->e, x->stream[g], sim_time_from_s(seconds), cat, g);
+    sim_id id = sim_engine_add_work(x->e, x->stream[g],
+                                    sim_time_from_s(seconds * x->slow[g]), cat, g);
     if (x->prev[g] >= 0)
         sim_engine_add_dep(x->e, x->prev[g], id);
+    if (x->gate[g] >= 0)
+        sim_engine_add_dep(x->e, x->gate[g], id);
+    x->gate[g] = -1;
     x->prev[g] = id;
     return id;
 }
 
-/* Bytes GPU src sends to GPU dst in layer l's dispatch (tokens src routed to experts on
- * dst); the combine sends the same bytes back. */
-static double a2a_bytes(const ctx *x, int l, int src, int dst)
+static sim_id work_after(ctx *x, int g, double seconds, int cat, sim_id also)
 {
-    const route_result *r = x->r;
-    int per_gpu = route_slots(r) / r->ep;          /* the expert slots on dst */
-    int first = (dst % r->ep) * per_gpu;
-    const int64_t *row = route_slot_row(r, l, src);
-    int64_t tok = 0;
-    for (int e = first; e < first + per_gpu; e++)
-        tok += row[e];
-    return (double)tok * x->c->model.hidden * DTYPE_BYTES;
+    sim_id id = work(x, g, seconds, cat);
+    if (also >= 0)
+        sim_engine_add_dep(x->e, also, id);
+    return id;
 }
 
-/* One all-to-allv inside every EP group, with the algorithm of network.all_to_all. GPU
- * src sends dst a2a_bytes(l, src, dst) when `forward_dir`, else a2a_bytes(l, dst, src);
- * it starts after src's current last task. Afterwards x->join[g] is the task that
- * finishes when everything g receives has arrived. */
-static sim_status all_to_all(ctx *x, int l, int forward_dir, int cat, sim_err *err)
+/* The task after which g's next communication may start: its chain and gate joined. */
+static sim_id chain_end(ctx *x, int g, int cat)
 {
-    int ep = x->r->ep;
-    for (int g0 = 0; g0 < x->n; g0 += ep) {
+    sim_id t = join2(x, g, x->prev[g], x->gate[g], cat);
+    x->prev[g] = t;
+    x->gate[g] = -1;
+    return t;
+}
+
+static void add_gate(ctx *x, int g, sim_id t, int cat)
+{
+    x->gate[g] = join2(x, g, x->gate[g], t, cat);
+}
+
+/* One collective over the n GPUs gpus[] (after[] each), done tasks into x->done by GPU. */
+static sim_status collective(ctx *x, const coll_algo *algo, int n, double bytes,
+                             const double *matrix, int cat, sim_err *err)
+{
+    coll_args a = {.e = x->e, .t = &x->t, .n = n, .gpus = x->gpus, .after = x->after,
+                   .category = cat, .bytes = bytes, .matrix = matrix,
+                   .chunk_bytes = coll_chunk_bytes(x->c), .nvls_cost = topo_nvls_cost(x->c)};
+    sim_status st = algo->build(&a, x->cdone, err);
+    if (st != SIM_OK)
+        return st;
+    for (int i = 0; i < n; i++)
+        x->done[x->gpus[i]] = x->cdone[i];
+    return SIM_OK;
+}
+
+/* A blocking tensor-parallel collective of `bytes` in every TP group of stage s. */
+static sim_status tp_coll(ctx *x, int s, const coll_algo *algo, double bytes, sim_err *err)
+{
+    int tp = x->p.tp;
+    if (tp <= 1)
+        return SIM_OK;
+    for (int q0 = 0; q0 < x->p.plane; q0 += tp) {
+        for (int i = 0; i < tp; i++) {
+            int g = par_gpu(&x->p, s, q0 + i);
+            x->gpus[i] = g;
+            x->after[i] = chain_end(x, g, STEP_CAT_TP);
+        }
+        sim_status st = collective(x, algo, tp, bytes, NULL, STEP_CAT_TP, err);
+        if (st != SIM_OK)
+            return st;
+        for (int i = 0; i < tp; i++)
+            add_gate(x, x->gpus[i], x->done[x->gpus[i]], STEP_CAT_TP);
+    }
+    return SIM_OK;
+}
+
+/* The all-to-allv of layer l, micro-batch mb in every EP group of stage s: dispatch
+ * direction (`forward_dir`: GPU i sends j the tokens it routed to j's experts) or the way
+ * back. Each GPU starts after its chain; done tasks in x->done. */
+static sim_status all_to_all(ctx *x, int s, int mb, int l, int forward_dir, int cat,
+                             sim_err *err)
+{
+    int ep = x->p.ep;
+    double tok_bytes = (double)x->c->model.hidden * DTYPE_BYTES;
+    for (int k = 0; k < x->sr->G; k++) {
+        const int64_t *mat = routing_cell(x->sr, mb, l, k);
         for (int i = 0; i < ep; i++) {
-            x->gpus[i] = g0 + i;
-            x->after[i] = x->prev[g0 + i];
+            int g = par_gpu(&x->p, s, k * ep + i);
+            x->gpus[i] = g;
+            x->after[i] = chain_end(x, g, cat);
             for (int j = 0; j < ep; j++)
                 x->matrix[(size_t)i * ep + j] =
                     i == j ? 0
-                    : forward_dir ? a2a_bytes(x, l, g0 + i, g0 + j)
-                                  : a2a_bytes(x, l, g0 + j, g0 + i);
+                           : (double)(forward_dir ? mat[(size_t)i * ep + j]
+                                                  : mat[(size_t)j * ep + i]) *
+                                 tok_bytes;
         }
-        coll_args a = {.e = x->e, .t = &x->t, .n = ep, .gpus = x->gpus, .after = x->after,
-                       .category = cat, .matrix = x->matrix,
-                       .chunk_bytes = coll_chunk_bytes(x->c),
-                       .nvls_cost = topo_nvls_cost(x->c)};
-        sim_status st = x->a2a->build(&a, x->join + g0, err);
+        sim_status st = collective(x, x->a2a, ep, 0, x->matrix, cat, err);
         if (st != SIM_OK)
             return st;
     }
     return SIM_OK;
 }
 
-/* Compute task on g that waits for what g received in the last all_to_all. */
-static sim_id work_after_flows(ctx *x, int g, double seconds, int cat)
+/* Shared experts of stage s (TP: all-gather, FFN shard, reduce-scatter). With `overlap` the
+ * reduce-scatter's done goes to side_done instead of blocking the chain. */
+static sim_status shared_experts(ctx *x, int s, int backward, int overlap, sim_err *err)
 {
-    sim_id id = work(x, g, seconds, cat);
-    sim_engine_add_dep(x->e, x->join[g], id);
-    return id;
-}
-
-/* All-reduce of `bytes` over the GPUs first, first+stride, ... (p of them) with the
- * algorithm of network.all_reduce; each GPU starts after its last task. */
-static sim_status allreduce(ctx *x, int first, int stride, int p, double bytes, sim_err *err)
-{
-    if (p <= 1 || bytes <= 0)
-        return SIM_OK;
-    for (int i = 0; i < p; i++) {
-        x->gpus[i] = first + i * stride;
-        x->after[i] = x->prev[first + i * stride];
-    }
-    coll_args a = {.e = x->e, .t = &x->t, .n = p, .gpus = x->gpus, .after = x->after,
-                   .category = STEP_CAT_GRAD, .bytes = bytes,
-                   .chunk_bytes = coll_chunk_bytes(x->c),
-                   .nvls_cost = topo_nvls_cost(x->c)};
-    return x->allreduce->build(&a, x->join, err);
-}
-
-/* Replicated parameters: everything but the routed experts (models/arch.h). */
-double step_dense_params(const scn_config *c)
-{
-    arch_params p;
-    arch_count(c, &p);
-    return p.total - p.routed;
-}
-
-double step_expert_params_per_gpu(const scn_config *c)
-{
-    return (double)arch_moe_layers(c) * (c->model.experts / c->parallel.ep) *
-           arch_expert_params(c);
-}
-
-static void load_metrics(const route_result *r, step_result *out)
-{
-    double dropped = 0, worst = 0;
-    size_t per_layer = (size_t)r->n_gpus * r->n_experts;
-    for (int l = 0; l < r->n_layers; l++) {
-        for (int g0 = 0; g0 < r->n_gpus; g0 += r->ep) {
-            double max = 0, sum = 0;
-            for (int e = 0; e < r->n_experts; e++) {
-                double load = 0;
-                for (int s = g0; s < g0 + r->ep; s++) {
-                    size_t i = l * per_layer + (size_t)s * r->n_experts + e;
-                    load += (double)(r->counts[i] + r->dropped[i]);
-                    dropped += (double)r->dropped[i];
-                }
-                sum += load;
-                max = fmax(max, load);
-            }
-            if (sum > 0)
-                worst = fmax(worst, max / (sum / r->n_experts));
+    double hbytes = (double)x->T * x->c->model.hidden * DTYPE_BYTES;
+    sim_status st = tp_coll(x, s, backward ? x->rs : x->ag, hbytes, err);
+    for (int q = 0; q < x->p.plane && st == SIM_OK; q++)
+        work(x, par_gpu(&x->p, s, q), x->k.shared[backward], STEP_CAT_EXPERT);
+    if (st == SIM_OK)
+        st = tp_coll(x, s, backward ? x->ag : x->rs, hbytes, err);
+    for (int q = 0; q < x->p.plane && st == SIM_OK; q++) {
+        int g = par_gpu(&x->p, s, q);
+        x->side_done[g] = -1;
+        if (overlap && x->p.tp > 1) {       /* the gate holds the reduce-scatter */
+            x->side_done[g] = x->gate[g];
+            x->gate[g] = -1;
         }
     }
-    out->dropped = dropped;
-    out->max_mean_load = worst;
-    out->tokens = (double)r->tokens_per_gpu * r->n_gpus;
+    return st;
 }
 
-sim_status step_simulate(const scn_config *c, const route_result *r, step_result *out,
-                         sim_err *err)
+static sim_status layer_pass(ctx *x, int s, int mb, int l, int backward, sim_err *err)
 {
-    return step_simulate_calibrated(c, r, NULL, out, err);
+    const scn_config *c = x->c;
+    int overlap = c->training.overlap, moe = l >= c->model.dense_layers;
+    double hbytes = (double)x->T * c->model.hidden * DTYPE_BYTES;
+    sim_status st = SIM_OK;
+    if (!backward) {
+        if ((st = tp_coll(x, s, x->ag, hbytes, err)) != SIM_OK)
+            return st;
+        EACH_GPU(x, s, g) work(x, g, x->k.attn[0], STEP_CAT_ATTENTION);
+        if ((st = tp_coll(x, s, x->rs, hbytes, err)) != SIM_OK)
+            return st;
+        if (!moe) {
+            if ((st = tp_coll(x, s, x->ag, hbytes, err)) != SIM_OK)
+                return st;
+            EACH_GPU(x, s, g) work(x, g, x->k.dense[0], STEP_CAT_OTHER);
+            return tp_coll(x, s, x->rs, hbytes, err);
+        }
+        EACH_GPU(x, s, g) work(x, g, x->k.router[0], STEP_CAT_OTHER);
+        int shared = c->model.shared_experts > 0;
+        if (shared && !overlap && (st = shared_experts(x, s, 0, 0, err)) != SIM_OK)
+            return st;
+        if ((st = all_to_all(x, s, mb, l, 1, STEP_CAT_DISPATCH, err)) != SIM_OK)
+            return st;
+        EACH_GPU(x, s, g) x->a2a_done[g] = x->done[g];
+        if (shared && overlap && (st = shared_experts(x, s, 0, 1, err)) != SIM_OK)
+            return st;
+        for (int k = 0; k < x->sr->G; k++)
+            for (int i = 0; i < x->p.ep; i++) {
+                int g = par_gpu(&x->p, s, k * x->p.ep + i);
+                const int64_t *loc = routing_cell(x->sr, mb, l, k) +
+                                     (size_t)x->p.ep * x->p.ep + (size_t)i * x->sr->spg;
+                work_after(x, g, experts_s(x, loc, 0), STEP_CAT_EXPERT, x->a2a_done[g]);
+            }
+        if ((st = all_to_all(x, s, mb, l, 0, STEP_CAT_COMBINE, err)) != SIM_OK)
+            return st;
+        EACH_GPU(x, s, g) {
+            add_gate(x, g, x->done[g], STEP_CAT_COMBINE);
+            work_after(x, g, x->k.unperm, STEP_CAT_OTHER,
+                       shared && overlap ? x->side_done[g] : -1);
+        }
+        return SIM_OK;
+    }
+    /* backward, the forward's steps in reverse: the gradient of a reduce-scatter is an
+     * all-gather and vice versa; the combine's gradients travel the dispatch's way */
+    if (!moe) {
+        if ((st = tp_coll(x, s, x->ag, hbytes, err)) != SIM_OK)
+            return st;
+        EACH_GPU(x, s, g) work(x, g, x->k.dense[1], STEP_CAT_OTHER);
+        if ((st = tp_coll(x, s, x->rs, hbytes, err)) != SIM_OK)
+            return st;
+    } else {
+        int shared = c->model.shared_experts > 0;
+        EACH_GPU(x, s, g) work(x, g, x->k.unperm, STEP_CAT_OTHER);
+        if (shared && overlap) {
+            if ((st = all_to_all(x, s, mb, l, 1, STEP_CAT_COMBINE, err)) != SIM_OK)
+                return st;
+            EACH_GPU(x, s, g) x->a2a_done[g] = x->done[g];
+            if ((st = shared_experts(x, s, 1, 1, err)) != SIM_OK)
+                return st;
+        } else {
+            if (shared && (st = shared_experts(x, s, 1, 0, err)) != SIM_OK)
+                return st;
+            if ((st = all_to_all(x, s, mb, l, 1, STEP_CAT_COMBINE, err)) != SIM_OK)
+                return st;
+            EACH_GPU(x, s, g) x->a2a_done[g] = x->done[g];
+        }
+        for (int k = 0; k < x->sr->G; k++)
+            for (int i = 0; i < x->p.ep; i++) {
+                int g = par_gpu(&x->p, s, k * x->p.ep + i);
+                const int64_t *loc = routing_cell(x->sr, mb, l, k) +
+                                     (size_t)x->p.ep * x->p.ep + (size_t)i * x->sr->spg;
+                work_after(x, g, experts_s(x, loc, 1), STEP_CAT_EXPERT, x->a2a_done[g]);
+            }
+        if ((st = all_to_all(x, s, mb, l, 0, STEP_CAT_DISPATCH, err)) != SIM_OK)
+            return st;
+        EACH_GPU(x, s, g) {
+            add_gate(x, g, x->done[g], STEP_CAT_DISPATCH);
+            work_after(x, g, x->k.router[1], STEP_CAT_OTHER,
+                       shared && overlap ? x->side_done[g] : -1);
+        }
+    }
+    if ((st = tp_coll(x, s, x->ag, hbytes, err)) != SIM_OK)
+        return st;
+    /* selective recompute re-runs the attention core's forward before its backward */
+    double recompute = strcmp(c->training.recompute, "selective") == 0 ? x->k.attn_core_f : 0;
+    EACH_GPU(x, s, g) work(x, g, x->k.attn[1] + recompute, STEP_CAT_ATTENTION);
+    return tp_coll(x, s, x->rs, hbytes, err);
 }
 
-sim_status step_simulate_calibrated(const scn_config *c, const route_result *r,
-                                    const gemm_calib *calib, step_result *out, sim_err *err)
+/* A collective over every data-parallel group (dense: the GPUs of stage s with the same TP
+ * rank) or expert-data-parallel group (the same EP rank) of stage s, on the comm stream
+ * (dpc). from_chain: it also waits for the compute chain's last task; blocking: the chain
+ * then waits for it (overlap = false). */
+static sim_status group_coll(ctx *x, int s, int dense, const coll_algo *algo, double bytes,
+                             int blocking, int from_chain, sim_err *err)
 {
-    step_opts o = {.calib = calib};
-    return step_simulate_opts(c, r, &o, out, err);
+    int groups = dense ? x->p.tp : x->p.ep;
+    int size = dense ? x->p.dp : x->p.edp;
+    if (bytes <= 0 || size <= 1)
+        return SIM_OK;
+    for (int r = 0; r < groups; r++) {
+        for (int j = 0; j < size; j++) {
+            int g = par_gpu(&x->p, s, r + j * groups);
+            x->gpus[j] = g;
+            sim_id chain = from_chain ? (blocking ? chain_end(x, g, STEP_CAT_GRAD) : x->prev[g])
+                                      : -1;
+            x->after[j] = join2(x, g, chain, x->dpc[g], STEP_CAT_GRAD);
+        }
+        sim_status st = collective(x, algo, size, bytes, NULL, STEP_CAT_GRAD, err);
+        if (st != SIM_OK)
+            return st;
+        for (int j = 0; j < size; j++) {
+            int g = x->gpus[j];
+            x->dpc[g] = x->done[g];
+            if (blocking)
+                add_gate(x, g, x->done[g], STEP_CAT_GRAD);
+        }
+    }
+    return SIM_OK;
+}
+
+/* Reduces the buckets of flush f of stage s: all-reduce (ZeRO 0) or reduce-scatter. */
+static sim_status reduce_buckets(ctx *x, int s, const flush *f, sim_err *err)
+{
+    int blocking = !x->c->training.overlap;
+    const coll_algo *algo = x->c->parallel.zero >= 1 ? x->rs : x->allreduce;
+    sim_status st = group_coll(x, s, 1, algo, f->dense, blocking, 1, err);
+    if (st == SIM_OK)
+        st = group_coll(x, s, 0, algo, f->expert, blocking, 1, err);
+    return st;
+}
+
+/* ZeRO >= 1: all-gather the updated parameters of flush f's buckets. */
+static sim_status gather_buckets(ctx *x, int s, const flush *f, int blocking, sim_err *err)
+{
+    sim_status st = group_coll(x, s, 1, x->ag, f->dense, blocking, blocking, err);
+    if (st == SIM_OK)
+        st = group_coll(x, s, 0, x->ag, f->expert, blocking, blocking, err);
+    return st;
+}
+
+/* ZeRO-3: all-gather layer l's parameters (dense over DP, experts over EDP) on stage s, on
+ * the comm stream after the chain's last task. blocking: the chain waits for it; else its
+ * done task is left in x->pref. */
+static sim_status zero3_gather(ctx *x, int s, int l, int blocking, sim_err *err)
+{
+    sim_status st = group_coll(x, s, 1, x->ag, dense_grad_bytes(x, l), blocking, 1, err);
+    if (st == SIM_OK)
+        st = group_coll(x, s, 0, x->ag, expert_grad_bytes(x, l), blocking, 1, err);
+    if (st == SIM_OK && !blocking)
+        EACH_GPU(x, s, g) x->pref[g] = x->dpc[g];
+    return st;
+}
+
+/* The layers of a pass in order, each after its ZeRO-3 gather: without overlap in the chain
+ * just before the layer; with overlap (FSDP-style prefetch) the next layer's gather is
+ * issued when a layer starts, so it runs under that layer's compute. */
+static sim_status pass_layers(ctx *x, int s, int mb, int lo, int hi, int backward,
+                              int last_micro, sim_err *err)
+{
+    int z3 = x->c->parallel.zero >= 3, overlap = x->c->training.overlap;
+    int full = backward && strcmp(x->c->training.recompute, "full") == 0;
+    int n = hi - lo, fl = x->flush_off[0];
+    sim_status st = SIM_OK;
+    for (int i = 0; i < n && st == SIM_OK; i++) {
+        int l = backward ? hi - 1 - i : lo + i;
+        if (z3 && overlap) {
+            if (i == 0 && (st = zero3_gather(x, s, l, 0, err)) == SIM_OK)
+                EACH_GPU(x, s, g) x->pref_cur[g] = x->pref[g];
+            if (st == SIM_OK && i + 1 < n)
+                st = zero3_gather(x, s, backward ? l - 1 : l + 1, 0, err);
+            EACH_GPU(x, s, g) {
+                add_gate(x, g, x->pref_cur[g], STEP_CAT_GRAD);
+                x->pref_cur[g] = x->pref[g];
+            }
+        } else if (z3) {
+            st = zero3_gather(x, s, l, 1, err);
+        }
+        if (st == SIM_OK && full)
+            st = layer_pass(x, s, mb, l, 0, err);
+        if (st == SIM_OK)
+            st = layer_pass(x, s, mb, l, backward, err);
+        if (st != SIM_OK || !backward || !last_micro)
+            continue;
+        int ch = 0;
+        while (x->first[ch + 1] <= l)
+            ch++;
+        for (fl = x->flush_off[ch]; fl < x->flush_off[ch + 1]; fl++)
+            if (x->flushes[fl].after_layer == l)
+                st = reduce_buckets(x, s, &x->flushes[fl], err);
+    }
+    return st;
+}
+
+static sim_id *handoff(const ctx *x, int mb, int ch, int backward, int q)
+{
+    return x->handoff + (((size_t)mb * x->C + ch) * 2 + backward) * x->p.plane + q;
+}
+
+/* Sends each GPU's activations (or their gradients) of micro-batch mb to the stage of the
+ * next chunk (dir +1) or the previous (backward). */
+static void send_handoff(ctx *x, int s, int mb, int ch, int backward)
+{
+    int to_chunk = backward ? ch - 1 : ch + 1, to_stage = to_chunk % x->p.pp;
+    double bytes = (double)x->Ts * x->c->model.hidden * DTYPE_BYTES;
+    for (int q = 0; q < x->p.plane; q++) {
+        int g = par_gpu(&x->p, s, q), dst = par_gpu(&x->p, to_stage, q);
+        sim_id after = chain_end(x, g, STEP_CAT_PP), f;
+        if (g == dst) {
+            f = sim_engine_add_work(x->e, -1, 0, STEP_CAT_PP, g);
+        } else {
+            sim_id path[TOPO_MAX_PATH];
+            int len = topo_path(&x->t, g, dst, path);
+            f = sim_engine_add_flow(x->e, path, len, bytes, 0, -1, STEP_CAT_PP, g);
+        }
+        if (after >= 0)
+            sim_engine_add_dep(x->e, after, f);
+        *handoff(x, mb, ch, backward, q) = f;
+        if (!x->c->training.overlap)
+            add_gate(x, g, f, STEP_CAT_PP);
+    }
+}
+
+/* ZeRO 1-2 with overlap: the first micro-batch's forward of each bucket's first layer waits
+ * for that bucket's parameter all-gather (start_gathers); here, before the pass, the
+ * gathers of the chunk's buckets gate the pass as a whole. */
+static sim_status gather_gates(ctx *x, int s, int lo, int hi)
+{
+    for (int l = lo; l < hi; l++)
+        if (l == lo || x->bucket_of_layer[l] != x->bucket_of_layer[l - 1])
+            EACH_GPU(x, s, g)
+                add_gate(x, g, x->gather[(size_t)x->bucket_of_layer[l] * x->n + g], STEP_CAT_GRAD);
+    return SIM_OK;
+}
+
+static sim_status build_pass(ctx *x, int s, par_op op, sim_err *err)
+{
+    const scn_config *c = x->c;
+    int ch = op.v * x->p.pp + s, mb = op.micro, bw = !op.forward, plane = x->p.plane;
+    double hbytes = (double)x->T * c->model.hidden * DTYPE_BYTES;
+    int lo = x->first[ch], hi = x->first[ch + 1];
+    int last_micro = mb == x->M - 1;
+    sim_status st = SIM_OK;
+    /* inputs from the neighbouring chunk */
+    int from = bw ? ch + 1 : ch - 1;
+    if (from >= 0 && from < x->C)
+        for (int q = 0; q < plane; q++)
+            add_gate(x, par_gpu(&x->p, s, q), *handoff(x, mb, from, bw, q), STEP_CAT_PP);
+    if (!bw) {
+        if (ch == 0 && c->model.vocab > 0)
+            EACH_GPU(x, s, g) work(x, g, x->k.embed, STEP_CAT_OTHER);
+        if (x->gather && mb == 0)
+            st = gather_gates(x, s, lo, hi);
+        if (st == SIM_OK)
+            st = pass_layers(x, s, mb, lo, hi, 0, last_micro, err);
+        if (st != SIM_OK)
+            return st;
+        if (ch == x->C - 1) {
+            if (c->model.vocab > 0) {
+                if ((st = tp_coll(x, s, x->ag, hbytes, err)) != SIM_OK)
+                    return st;
+                EACH_GPU(x, s, g) work(x, g, x->k.head[0], STEP_CAT_OTHER);
+            }
+        } else {
+            send_handoff(x, s, mb, ch, 0);
+        }
+        return SIM_OK;
+    }
+    if (ch == x->C - 1 && c->model.vocab > 0) {
+        EACH_GPU(x, s, g) work(x, g, x->k.head[1], STEP_CAT_OTHER);
+        if ((st = tp_coll(x, s, x->rs, hbytes, err)) != SIM_OK)
+            return st;
+    }
+    if ((st = pass_layers(x, s, mb, lo, hi, 1, last_micro, err)) != SIM_OK)
+        return st;
+    if (ch == 0) {
+        if (c->model.vocab > 0)
+            EACH_GPU(x, s, g) work(x, g, x->k.embed, STEP_CAT_OTHER);
+    } else {
+        send_handoff(x, s, mb, ch, 1);
+    }
+    if (last_micro) {
+        const flush *f = &x->flushes[x->flush_off[ch + 1] - 1];
+        assert(f->after_layer == -1);
+        st = reduce_buckets(x, s, f, err);
+    }
+    return st;
+}
+
+/* After a stage's last pass: the optimizer step on every GPU once its gradients are
+ * reduced, over the parameters it holds (sharded with ZeRO >= 1); then, without overlap,
+ * the ZeRO parameter all-gather. */
+static sim_status finish_stage(ctx *x, int s, sim_err *err)
+{
+    const scn_config *c = x->c;
+    double dense = 0, expert = 0;
+    for (int ch = s; ch < x->C; ch += x->p.pp)
+        for (int f = x->flush_off[ch]; f < x->flush_off[ch + 1]; f++)
+            dense += x->flushes[f].dense, expert += x->flushes[f].expert;
+    if (c->parallel.zero >= 1)
+        dense /= x->p.dp, expert /= x->p.edp;
+    double params = (dense + expert) / DTYPE_BYTES;
+    double t = mem(x, params * ADAM_BYTES);
+    for (int q = 0; q < x->p.plane; q++) {
+        int g = par_gpu(&x->p, s, q);
+        work_after(x, g, t, STEP_CAT_OPTIM, x->dpc[g]);
+    }
+    if (c->parallel.zero >= 1 && c->parallel.zero < 3 && !c->training.overlap)
+        for (int ch = s; ch < x->C; ch += x->p.pp)
+            for (int f = x->flush_off[ch]; f < x->flush_off[ch + 1]; f++) {
+                sim_status st = gather_buckets(x, s, &x->flushes[f], 1, err);
+                if (st != SIM_OK)
+                    return st;
+            }
+    return SIM_OK;
+}
+
+/* ZeRO 1-2 with overlap: the parameter all-gathers of the previous step's update overlap
+ * this step's forward (Megatron's overlap_param_gather): issued at the start, bucket by
+ * bucket in the order the forward needs them; the first micro-batch's forward of a bucket's
+ * first layer waits for it. */
+static sim_status start_gathers(ctx *x, sim_err *err)
+{
+    size_t nf = (size_t)x->flush_off[x->C];
+    x->gather = sim_malloc(nf * x->n * sizeof *x->gather);
+    if (!x->gather)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
+    for (int s = 0; s < x->p.pp; s++)
+        for (int ch = s; ch < x->C; ch += x->p.pp)
+            for (int f = x->flush_off[ch + 1] - 1; f >= x->flush_off[ch]; f--) {
+                sim_status st = gather_buckets(x, s, &x->flushes[f], 0, err);
+                if (st != SIM_OK)
+                    return st;
+                for (int q = 0; q < x->p.plane; q++) {
+                    int g = par_gpu(&x->p, s, q);
+                    x->gather[(size_t)f * x->n + g] = x->dpc[g];
+                }
+            }
+    return SIM_OK;
+}
+
+/* Adds every stage's passes, each when its inputs from the neighbouring stages exist. */
+static sim_status build_schedule(ctx *x, sim_err *err)
+{
+    int pp = x->p.pp, per = 2 * x->M * x->p.vpp;
+    par_op *ops = sim_malloc((size_t)pp * per * sizeof *ops);
+    int *next = sim_calloc((size_t)pp, sizeof *next);
+    sim_status st = SIM_OK;
+    if (!ops || !next) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
+        goto done;
+    }
+    for (int s = 0; s < pp; s++)
+        par_schedule(&x->p, s, ops + (size_t)s * per);
+    for (int left = pp * per; left > 0 && st == SIM_OK;) {
+        int progressed = 0;
+        for (int s = 0; s < pp && st == SIM_OK; s++) {
+            while (next[s] < per && st == SIM_OK) {
+                par_op op = ops[(size_t)s * per + next[s]];
+                int ch = op.v * pp + s, from = op.forward ? ch - 1 : ch + 1;
+                if (from >= 0 && from < x->C &&
+                    *handoff(x, op.micro, from, !op.forward, 0) < 0)
+                    break;          /* its input is not built yet */
+                st = build_pass(x, s, op, err);
+                next[s]++, left--, progressed = 1;
+                if (next[s] == per && st == SIM_OK)
+                    st = finish_stage(x, s, err);
+            }
+        }
+        assert(progressed && "a pipeline schedule that cannot proceed");
+        (void)progressed;
+    }
+done:
+    sim_free(ops);
+    sim_free(next);
+    return st;
+}
+
+/* ---- results ---- */
+
+/* Critical-path attribution (docs/MODEL.md "Breakdown"). The path is walked back from the
+ * task that finished last, on GPU `end`. A task on end's own pipeline stage gives its span
+ * to its category (on end itself, or on a peer of its stage: an EP straggler's expert GEMM
+ * counts as expert_gemm). A task on another stage is pipeline fill or drain from end's
+ * point of view: the part of its span during which end's compute stream was busy goes to
+ * the category of what end was computing, the part during which end sat idle is the
+ * pipeline bubble. The parts sum to the step time. */
+typedef struct crit_ctx {
+    const ctx *x;
+    sim_time *out;
+    int end, end_stage;
+    const sim_record **busy;      /* end's compute tasks, by start */
+    size_t n_busy;
+} crit_ctx;
+
+static void find_end(void *arg, const sim_record *rec, sim_time gap)
+{
+    (void)gap;
+    crit_ctx *k = arg;
+    if (k->end < 0)
+        k->end = rec->owner;
+}
+
+static void attribute(void *arg, const sim_record *rec, sim_time gap)
+{
+    crit_ctx *k = arg;
+    k->out[STEP_CAT_IDLE] += gap;
+    if (k->x->stage_of_gpu[rec->owner] == k->end_stage) {
+        k->out[rec->category] += rec->end - rec->start;
+        return;
+    }
+    sim_time a = rec->start, b = rec->end, covered = 0;
+    /* end's compute tasks overlapping [a, b): the first ending after a, by bisection */
+    size_t lo = 0, hi = k->n_busy;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k->busy[mid]->end <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < k->n_busy && k->busy[i]->start < b; i++) {
+        sim_time s = k->busy[i]->start > a ? k->busy[i]->start : a;
+        sim_time e = k->busy[i]->end < b ? k->busy[i]->end : b;
+        if (e > s) {
+            k->out[k->busy[i]->category] += e - s;
+            covered += e - s;
+        }
+    }
+    k->out[STEP_CAT_BUBBLE] += (b - a) - covered;
+}
+
+static sim_status breakdown(const ctx *x, step_result *res)
+{
+    crit_ctx k = {.x = x, .out = res->breakdown, .end = -1};
+    sim_engine_critical_path(x->e, find_end, &k);
+    if (k.end < 0)
+        return SIM_OK;                 /* an empty graph */
+    k.end_stage = x->stage_of_gpu[k.end];
+    size_t n = sim_engine_n_tasks(x->e), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sim_record *r = sim_engine_record(x->e, (sim_id)i);
+        m += r->owner == k.end && r->resource == x->stream[k.end];
+    }
+    k.busy = sim_malloc((m ? m : 1) * sizeof *k.busy);
+    if (!k.busy)
+        return SIM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const sim_record *r = sim_engine_record(x->e, (sim_id)i);
+        if (r->owner == k.end && r->resource == x->stream[k.end])
+            k.busy[k.n_busy++] = r;
+    }
+    /* a stream runs its tasks one at a time in chain order, which is creation order */
+    for (size_t i = 1; i < k.n_busy; i++)
+        assert(k.busy[i]->start >= k.busy[i - 1]->end);
+    sim_engine_critical_path(x->e, attribute, &k);
+    sim_free(k.busy);
+    return SIM_OK;
+}
+
+typedef struct span_iv {
+    sim_time a, b;
+} span_iv;
+
+static int cmp_iv(const void *pa, const void *pb)
+{
+    const span_iv *a = pa, *b = pb;
+    return a->a < b->a ? -1 : a->a > b->a ? 1 : (a->b > b->b) - (a->b < b->b);
+}
+
+/* Mean over GPUs of the time any of a GPU's sends is in flight, and of the part of it
+ * during which its compute stream is busy. */
+static sim_status comm_overlap(const ctx *x, step_result *res)
+{
+    size_t n = sim_engine_n_tasks(x->e);
+    size_t *off = sim_calloc((size_t)x->n * 2 + 1, sizeof *off);
+    span_iv *iv = sim_malloc((n ? n : 1) * sizeof *iv);
+    if (!off || !iv) {
+        sim_free(off);
+        sim_free(iv);
+        return SIM_ENOMEM;
+    }
+    /* buckets: 2g = g's compute tasks, 2g+1 = g's sends */
+    for (size_t i = 0; i < n; i++) {
+        const sim_record *r = sim_engine_record(x->e, (sim_id)i);
+        if (r->end > r->start && (r->kind == SIM_TASK_FLOW ? step_category_is_comm(r->category)
+                                                            : r->resource >= 0))
+            off[2 * (size_t)r->owner + (r->kind == SIM_TASK_FLOW) + 1]++;
+    }
+    for (size_t b = 0; b < 2 * (size_t)x->n; b++)
+        off[b + 1] += off[b];
+    size_t *fill = sim_malloc((2 * (size_t)x->n + 1) * sizeof *fill);
+    if (!fill) {
+        sim_free(off);
+        sim_free(iv);
+        return SIM_ENOMEM;
+    }
+    memcpy(fill, off, (2 * (size_t)x->n + 1) * sizeof *fill);
+    for (size_t i = 0; i < n; i++) {
+        const sim_record *r = sim_engine_record(x->e, (sim_id)i);
+        if (r->end > r->start && (r->kind == SIM_TASK_FLOW ? step_category_is_comm(r->category)
+                                                            : r->resource >= 0))
+            iv[fill[2 * (size_t)r->owner + (r->kind == SIM_TASK_FLOW)]++] =
+                (span_iv){r->start, r->end};
+    }
+    double comm = 0, both = 0;
+    for (int g = 0; g < x->n; g++) {
+        span_iv *cp = iv + off[2 * g], *fl = iv + off[2 * g + 1];
+        size_t ncp = off[2 * g + 1] - off[2 * g], nfl = off[2 * g + 2] - off[2 * g + 1];
+        qsort(cp, ncp, sizeof *cp, cmp_iv);
+        qsort(fl, nfl, sizeof *fl, cmp_iv);
+        /* union of the sends in place */
+        size_t u = 0;
+        for (size_t i = 0; i < nfl; i++) {
+            if (u > 0 && fl[i].a <= fl[u - 1].b) {
+                if (fl[i].b > fl[u - 1].b)
+                    fl[u - 1].b = fl[i].b;
+            } else {
+                fl[u++] = fl[i];
+            }
+        }
+        sim_time c_total = 0, c_both = 0;
+        size_t j = 0;
+        for (size_t i = 0; i < u; i++) {
+            c_total += fl[i].b - fl[i].a;
+            while (j < ncp && cp[j].b <= fl[i].a)
+                j++;
+            for (size_t m = j; m < ncp && cp[m].a < fl[i].b; m++) {
+                sim_time lo = cp[m].a > fl[i].a ? cp[m].a : fl[i].a;
+                sim_time hi = cp[m].b < fl[i].b ? cp[m].b : fl[i].b;
+                if (hi > lo)
+                    c_both += hi - lo;
+            }
+        }
+        comm += sim_time_to_s(c_total);
+        both += sim_time_to_s(c_both);
+    }
+    res->comm_s = comm / x->n;
+    res->comm_overlapped_s = both / x->n;
+    sim_free(off);
+    sim_free(fill);
+    sim_free(iv);
+    return SIM_OK;
 }
 
 /* Copies every finished task into res->spans. */
@@ -332,155 +1114,145 @@ static sim_status keep_spans(sim_engine *e, step_result *res, sim_err *err)
     res->spans = sim_malloc((n ? n : 1) * sizeof *res->spans);
     if (!res->spans)
         return sim_err_set(err, SIM_ENOMEM, "out of memory keeping the step's tasks");
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const sim_record *rec = sim_engine_record(e, (sim_id)i);
-        res->spans[i] = (step_span){.gpu = rec->owner, .category = rec->category,
-                                    .is_flow = rec->kind == SIM_TASK_FLOW, .start = rec->start,
-                                    .end = rec->end, .bytes = rec->bytes};
+        if (rec->kind == SIM_TASK_WORK && rec->resource < 0)
+            continue;       /* joins: zero-length bookkeeping */
+        res->spans[k++] = (step_span){.gpu = rec->owner, .category = rec->category,
+                                      .is_flow = rec->kind == SIM_TASK_FLOW,
+                                      .start = rec->start, .end = rec->end, .bytes = rec->bytes};
     }
-    res->n_spans = n;
+    res->n_spans = k;
     return SIM_OK;
 }
 
-sim_status step_simulate_opts(const scn_config *c, const route_result *r, const step_opts *o,
-                              step_result *out, sim_err *err)
+static void ctx_free(ctx *x)
 {
-    const gemm_calib *calib = o ? o->calib : NULL;
-    assert(r->n_gpus == scn_world(c) && r->n_experts == c->model.experts &&
-           r->n_layers == c->model.layers && r->ep == c->parallel.ep);
-    const hw_gpu *gpu = hw_gpu_find(c->cluster.gpu);
+    sim_free(x->first);
+    sim_free(x->stage_of_gpu);
+    sim_free(x->slow);
+    sim_free(x->stream);
+    sim_free(x->prev);
+    sim_free(x->gate);
+    sim_free(x->dpc);
+    sim_free(x->done);
+    sim_free(x->a2a_done);
+    sim_free(x->side_done);
+    sim_free(x->pref);
+    sim_free(x->pref_cur);
+    sim_free(x->handoff);
+    sim_free(x->gather);
+    sim_free(x->gpus);
+    sim_free(x->after);
+    sim_free(x->cdone);
+    sim_free(x->matrix);
+    sim_free(x->mbuf);
+    sim_free(x->flushes);
+    sim_free(x->flush_off);
+    sim_free(x->bucket_of_layer);
+    topo_fini(&x->t);
+    sim_engine_free(x->e);
+}
+
+sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
+                                 const step_opts *o, step_result *out, sim_err *err)
+{
+    ctx x = {.c = c, .sr = sr, .calib = o ? o->calib : NULL};
+    par_layout_of(c, &x.p);
+    assert(sr->n_micro == x.p.n_micro && sr->L == c->model.layers && sr->ep == x.p.ep);
+    for (int mb = 0; mb < sr->n_micro; mb++)
+        assert(sr->set[mb] && "every micro-batch's routing is set");
     const sim_net_model *net = sim_net_model_find(c->network.model);
-    assert(gpu && net);
-    ctx x = {.c = c, .r = r, .n = r->n_gpus, .T = r->tokens_per_gpu,
-             .gm = gemm_model_find(c->gemm.model), .calib = calib,
-             .dt = strcmp(c->training.precision, "fp8") == 0 ? 1 : 2};
-    assert(x.gm);
+    x.gm = gemm_model_find(c->gemm.model);
     x.a2a = coll_find(COLL_ALL_TO_ALL, c->network.all_to_all);
     x.allreduce = coll_find(COLL_ALL_REDUCE, c->network.all_reduce);
-    assert(x.a2a && x.allreduce);
-    x.dev = (gemm_device){
-        .peak_flops = gpu->bf16_tflops * 1e12,
-        .hbm_bytes_per_s = gpu->hbm_GBps * 1e9,
-        .gemm_efficiency = c->cluster.gemm_efficiency,
-        .mem_efficiency = c->cluster.mem_efficiency,
-        .launch_s = c->cluster.launch_us * 1e-6,
-        .n_sm = gpu->n_sm,
-        .peak_fp8_flops = gpu->fp8_tflops * 1e12,
-        .tile_m = c->gemm.tile_m,
-        .tile_n = c->gemm.tile_n,
-    };
+    x.rs = coll_find(COLL_REDUCE_SCATTER, "ring");
+    x.ag = coll_find(COLL_ALL_GATHER, "ring");
+    assert(net && x.gm && x.a2a && x.allreduce && x.rs && x.ag);
+    x.dt = strcmp(c->training.precision, "fp8") == 0 ? 1 : 2;
+    gemm_device_of(c, &x.dev);
+    x.n = x.p.world;
+    x.L = c->model.layers;
+    x.C = x.p.n_chunks;
+    x.M = x.p.n_micro;
+    x.T = x.p.tokens_per_micro;
+    x.Ts = x.p.tokens_per_src;
+    costs_of(&x);
     step_result res = {.n_gpus = x.n};
     sim_status st = sim_engine_new(net, &x.e, err);
     if (st != SIM_OK)
         return st;
+    if (o && o->progress)
+        sim_engine_set_progress(x.e, o->progress, o->progress_ctx, 1 << 16);
     st = topo_build(c, x.e, &x.t, err);
     if (st != SIM_OK)
         goto done;
-    x.stream = sim_malloc((size_t)x.n * sizeof *x.stream);
-    x.prev = sim_malloc((size_t)x.n * sizeof *x.prev);
-    x.join = sim_malloc((size_t)x.n * sizeof *x.join);
-    x.gpus = sim_malloc((size_t)x.n * sizeof *x.gpus);
-    x.after = sim_malloc((size_t)x.n * sizeof *x.after);
-    x.matrix = sim_malloc((size_t)r->ep * r->ep * sizeof *x.matrix);
-    x.mbuf = sim_malloc((size_t)route_slots(r) * sizeof *x.mbuf);
-    res.gpu_busy_s = sim_calloc((size_t)x.n, sizeof *res.gpu_busy_s);
-    if (!x.stream || !x.prev || !x.join || !x.gpus || !x.after || !x.matrix || !x.mbuf ||
-        !res.gpu_busy_s) {
+    size_t n = (size_t)x.n, nh = (size_t)x.M * x.C * 2 * x.p.plane;
+    x.first = sim_malloc(((size_t)x.C + 1) * sizeof *x.first);
+    x.stage_of_gpu = sim_malloc(n * sizeof *x.stage_of_gpu);
+    x.slow = sim_malloc(n * sizeof *x.slow);
+    x.stream = sim_malloc(n * sizeof *x.stream);
+    x.prev = sim_malloc(n * sizeof *x.prev);
+    x.gate = sim_malloc(n * sizeof *x.gate);
+    x.dpc = sim_malloc(n * sizeof *x.dpc);
+    x.done = sim_malloc(n * sizeof *x.done);
+    x.a2a_done = sim_malloc(n * sizeof *x.a2a_done);
+    x.side_done = sim_malloc(n * sizeof *x.side_done);
+    x.pref = sim_malloc(n * sizeof *x.pref);
+    x.pref_cur = sim_malloc(n * sizeof *x.pref_cur);
+    x.handoff = sim_malloc(nh * sizeof *x.handoff);
+    x.gpus = sim_malloc(n * sizeof *x.gpus);
+    x.after = sim_malloc(n * sizeof *x.after);
+    x.cdone = sim_malloc(n * sizeof *x.cdone);
+    x.matrix = sim_malloc((size_t)x.p.ep * x.p.ep * sizeof *x.matrix);
+    x.mbuf = sim_malloc((size_t)sr->spg * sizeof *x.mbuf);
+    res.gpu_busy_s = sim_calloc(n, sizeof *res.gpu_busy_s);
+    if (!x.first || !x.stage_of_gpu || !x.slow || !x.stream || !x.prev || !x.gate || !x.dpc ||
+        !x.done || !x.a2a_done || !x.side_done || !x.handoff || !x.gpus || !x.after ||
+        !x.cdone || !x.matrix || !x.mbuf || !x.pref || !x.pref_cur || !res.gpu_busy_s) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
         goto done;
     }
-    for (int g = 0; g < x.n; g++) {
-        x.stream[g] = sim_engine_add_resource(x.e);
-        x.prev[g] = -1;
-    }
-
-    double t_attn_f = attention_s(&x, 0), t_attn_b = attention_s(&x, 1);
-    double t_router_f = router_s(&x, 0), t_router_b = router_s(&x, 1);
-    double t_unperm = unpermute_s(&x);
-    /* issue 4: dense leading layers, shared experts, embedding and output layer */
-    int64_t f_shared = (int64_t)c->model.shared_experts * c->model.ffn_shared;
-    double t_dense_f = ffn_s(&x, x.T, c->model.ffn_dense, 1, 0);
-    double t_dense_b = ffn_s(&x, x.T, c->model.ffn_dense, 1, 1);
-    double t_shared_f = f_shared > 0 ? ffn_s(&x, x.T, f_shared, 0, 0) : 0.0;
-    double t_shared_b = f_shared > 0 ? ffn_s(&x, x.T, f_shared, 0, 1) : 0.0;
-    int has_vocab = c->model.vocab > 0;
-    if (has_vocab)
-        for (int g = 0; g < x.n; g++)
-            work(&x, g, embedding_s(&x), STEP_CAT_OTHER);
-    for (int l = 0; l < c->model.layers; l++) {
-        if (l < c->model.dense_layers) {
-            for (int g = 0; g < x.n; g++) {
-                work(&x, g, t_attn_f, STEP_CAT_ATTENTION);
-                work(&x, g, t_dense_f, STEP_CAT_OTHER);
-            }
-            continue;
-        }
-        for (int g = 0; g < x.n; g++) {
-            work(&x, g, t_attn_f, STEP_CAT_ATTENTION);
-            work(&x, g, t_router_f, STEP_CAT_OTHER);
-            if (f_shared > 0)
-                work(&x, g, t_shared_f, STEP_CAT_EXPERT);
-        }
-        if ((st = all_to_all(&x, l, 1, STEP_CAT_DISPATCH, err)) != SIM_OK)
-            goto done;
-        for (int g = 0; g < x.n; g++)
-            work_after_flows(&x, g, experts_s(&x, l, g, 0), STEP_CAT_EXPERT);
-        if ((st = all_to_all(&x, l, 0, STEP_CAT_COMBINE, err)) != SIM_OK)
-            goto done;
-        for (int g = 0; g < x.n; g++)
-            work_after_flows(&x, g, t_unperm, STEP_CAT_OTHER);
-    }
-    if (has_vocab)
-        for (int g = 0; g < x.n; g++) {
-            work(&x, g, lm_head_s(&x, 0), STEP_CAT_OTHER);
-            work(&x, g, lm_head_s(&x, 1), STEP_CAT_OTHER);
-        }
-    for (int l = c->model.layers - 1; l >= 0; l--) {
-        if (l < c->model.dense_layers) {
-            for (int g = 0; g < x.n; g++) {
-                work(&x, g, t_dense_b, STEP_CAT_OTHER);
-                work(&x, g, t_attn_b, STEP_CAT_ATTENTION);
-            }
-            continue;
-        }
-        for (int g = 0; g < x.n; g++)
-            work(&x, g, t_unperm, STEP_CAT_OTHER);
-        /* gradients of the combine travel the dispatch's way, and vice versa */
-        if ((st = all_to_all(&x, l, 1, STEP_CAT_COMBINE, err)) != SIM_OK)
-            goto done;
-        for (int g = 0; g < x.n; g++)
-            work_after_flows(&x, g, experts_s(&x, l, g, 1), STEP_CAT_EXPERT);
-        if ((st = all_to_all(&x, l, 0, STEP_CAT_DISPATCH, err)) != SIM_OK)
-            goto done;
-        for (int g = 0; g < x.n; g++) {
-            work_after_flows(&x, g, t_router_b, STEP_CAT_OTHER);
-            if (f_shared > 0)
-                work(&x, g, t_shared_b, STEP_CAT_EXPERT);
-            work(&x, g, t_attn_b, STEP_CAT_ATTENTION);
-        }
-    }
-    if (has_vocab)
-        for (int g = 0; g < x.n; g++)
-            work(&x, g, embedding_s(&x), STEP_CAT_OTHER);
-    /* gradients: replicated (attention, router, norms) over all GPUs; each expert over the
-     * GPUs holding a replica of it (same EP rank in every EP group) */
-    if ((st = allreduce(&x, 0, 1, x.n, step_dense_params(c) * DTYPE_BYTES, err)) != SIM_OK)
+    par_chunk_layers(&x.p, x.L, x.first);
+    if (plan_buckets(&x) != SIM_OK) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
         goto done;
-    int replicas = x.n / c->parallel.ep;
-    for (int rank = 0; rank < c->parallel.ep; rank++)
-        if ((st = allreduce(&x, rank, c->parallel.ep, replicas,
-                            step_expert_params_per_gpu(c) * DTYPE_BYTES, err)) != SIM_OK)
-            goto done;
+    }
+    for (size_t i = 0; i < nh; i++)
+        x.handoff[i] = -1;
+    for (int g = 0; g < x.n; g++) {
+        int q;
+        par_coords(&x.p, g, &x.stage_of_gpu[g], &q);
+        x.slow[g] = 1.0;
+        x.stream[g] = sim_engine_add_resource(x.e);
+        x.prev[g] = x.gate[g] = x.dpc[g] = x.a2a_done[g] = x.side_done[g] = -1;
+        x.pref[g] = x.pref_cur[g] = -1;
+    }
+    for (int i = 0; i < c->cluster.n_slow; i++)
+        x.slow[c->cluster.slow[i].gpu] = 1.0 / c->cluster.slow[i].speed;
+
+    if (c->parallel.zero >= 1 && c->parallel.zero < 3 && c->training.overlap &&
+        (st = start_gathers(&x, err)) != SIM_OK)
+        goto done;
+    if ((st = build_schedule(&x, err)) != SIM_OK)
+        goto done;
 
     st = sim_engine_run(x.e, err);
     if (st != SIM_OK)
         goto done;
     res.step_time = sim_engine_makespan(x.e);
     res.events = sim_engine_events(x.e);
-    sim_engine_critical_breakdown(x.e, STEP_N_CAT, STEP_CAT_IDLE, res.breakdown);
+    res.n_tasks = sim_engine_n_tasks(x.e);
     for (int g = 0; g < x.n; g++)
         res.gpu_busy_s[g] = sim_time_to_s(sim_engine_resource_busy(x.e, x.stream[g]));
-    load_metrics(r, &res);
+    res.tokens = (double)c->training.global_batch * c->training.seq_len;
+    res.dropped = sr->dropped;
+    res.max_mean_load = sr->max_mean_load;
+    if (breakdown(&x, &res) != SIM_OK || comm_overlap(&x, &res) != SIM_OK) {
+        st = sim_err_set(err, SIM_ENOMEM, "out of memory attributing the step time");
+        goto done;
+    }
     if (o && o->keep_spans)
         st = keep_spans(x.e, &res, err);
 done:
@@ -488,15 +1260,22 @@ done:
         *out = res;
     else
         step_result_fini(&res);
-    sim_free(x.stream);
-    sim_free(x.prev);
-    sim_free(x.join);
-    sim_free(x.gpus);
-    sim_free(x.after);
-    sim_free(x.matrix);
-    sim_free(x.mbuf);
-    topo_fini(&x.t);
-    sim_engine_free(x.e);
+    ctx_free(&x);
+    return st;
+}
+
+sim_status step_simulate(const scn_config *c, const route_result *r, const step_opts *o,
+                         step_result *out, sim_err *err)
+{
+    step_routing *sr = NULL;
+    sim_status st = step_routing_new(c, &sr, err);
+    if (st != SIM_OK)
+        return st;
+    for (int mb = 0; mb < sr->n_micro; mb++)
+        step_routing_set(sr, mb, r);
+    /* the same routing in every micro-batch: its drops count once per micro-batch */
+    st = step_simulate_routing(c, sr, o, out, err);
+    step_routing_free(sr);
     return st;
 }
 

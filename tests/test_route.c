@@ -43,6 +43,11 @@ static scn_config small_cfg(int nodes, int gpn, int E, int k, int T, const char 
     c.model.experts = E;
     c.model.top_k = k;
     c.parallel.ep = nodes * gpn;
+    c.parallel.tp = c.parallel.pp = c.parallel.vpp = 1;
+    c.parallel.dp = nodes * gpn;
+    snprintf(c.parallel.schedule, sizeof c.parallel.schedule, "1f1b");
+    snprintf(c.parallel.order, sizeof c.parallel.order, "tp-dp-pp");
+    c.training.global_batch = nodes * gpn;
     c.training.seq_len = T;
     c.training.micro_batch = 1;
     snprintf(c.routing.model, sizeof c.routing.model, "%s", model);
