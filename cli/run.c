@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/trace.h"
+#include "models/arch.h"
 #include "models/cost.h"
 #include "models/par.h"
 #include "models/route.h"
@@ -374,6 +375,10 @@ typedef struct summary {
     double balanced_step_time_s, imbalance_cost_s, imbalance_cost_percent;
     cost_result cost;           /* throughput, MFU and training cost (models/cost.h) */
     mem_footprint mem;          /* per GPU */
+    /* overlap (means over steps): time with a GPU's sends in flight, the part of it
+     * under its compute, and compute-stream busy fractions over GPUs */
+    double comm_s, comm_overlapped_s;
+    double busy_min, busy_mean, busy_max;
 } summary;
 
 static void summarize(const scn_config *c, const run_totals *t, summary *s)
@@ -391,7 +396,24 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
             s->max_mean_load = r->max_mean_load;
         s->events += r->events;
     }
-    s->assignments = s->tokens * c->model.top_k * c->model.layers;
+    s->assignments = s->tokens * c->model.top_k * arch_moe_layers(c);
+    s->busy_min = 1;
+    for (int i = 0; i < t->n_steps; i++) {
+        const step_result *r = &t->steps[i];
+        double st = sim_time_to_s(r->step_time), w = 1.0 / t->n_steps;
+        s->comm_s += w * r->comm_s;
+        s->comm_overlapped_s += w * r->comm_overlapped_s;
+        double lo = 1, hi = 0, mean = 0;
+        for (int g = 0; g < r->n_gpus; g++) {
+            double f = st > 0 ? r->gpu_busy_s[g] / st : 0;
+            lo = fmin(lo, f);
+            hi = fmax(hi, f);
+            mean += f / r->n_gpus;
+        }
+        s->busy_min = fmin(s->busy_min, lo);
+        s->busy_max = fmax(s->busy_max, hi);
+        s->busy_mean += w * mean;
+    }
     s->step_time_s = sim_time_to_s(total) / t->n_steps;
     for (int k = 0; k < STEP_N_CAT; k++)
         s->breakdown_s[k] = sim_time_to_s(cat[k]) / t->n_steps;
@@ -451,6 +473,8 @@ static sim_status store(const char *db_path, const char *name, const char *text,
                         time_t started, int64_t *run_id, sim_err *err)
 {
     int n = scn_world(c), L = c->model.layers, E = c->model.experts;
+    par_layout pl;
+    par_layout_of(c, &pl);
     char *resolved = sim_cfg_format(scn_keys, scn_n_keys, c);
     res_step *steps = sim_calloc((size_t)t->n_steps, sizeof *steps);
     res_span *spans = NULL;
@@ -506,13 +530,13 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         {"max_mean_load", s->max_mean_load},
         {"events", (double)s->events},
         /* per expert and layer, summed over the EP groups; 0 = dropless */
+        /* per expert, layer and step: summed over the EP groups and micro-batches, as the
+         * expert_load rows are; 0 = dropless */
         {"expert_capacity",
          c->routing.capacity_factor > 0
-             ? (double)route_capacity(c->routing.capacity_factor,
-                                      (int64_t)c->training.seq_len * c->training.micro_batch *
-                                          c->parallel.ep,
+             ? (double)route_capacity(c->routing.capacity_factor, pl.tokens_per_src * pl.ep,
                                       c->model.top_k, E) *
-                   (n / c->parallel.ep)
+                   (pl.plane / pl.ep) * pl.n_micro
              : 0.0},
         {"max_mean_gpu_load", s->max_mean_gpu_load},
         {"cv", s->cv},
@@ -532,6 +556,9 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         {"gpu_hours_per_trillion_tokens", s->cost.gpu_hours_per_trillion_tokens},
         {"memory_per_gpu_bytes", s->mem.total_bytes},
         {"fits", s->mem.total_bytes <= s->mem.capacity_bytes ? 1.0 : 0.0},
+        {"comm_s", s->comm_s},
+        {"comm_overlapped_s", s->comm_overlapped_s},
+        {"gpu_busy_fraction_mean", s->busy_mean},
     };
     res_run run = {
         .name = name,
@@ -574,9 +601,22 @@ static void print_summary(const char *file, const scn_config *c, const run_total
            c->cluster.gpu, c->cluster.nodes, c->cluster.nodes == 1 ? "" : "s",
            c->cluster.gpus_per_node, c->cluster.intra, c->cluster.intra_bw_GBps,
            c->cluster.inter, c->cluster.inter_bw_Gbps);
-    printf("model      %d layers, hidden %d, %d experts top-%d, expert ffn %d; EP %d\n",
-           c->model.layers, c->model.hidden, c->model.experts, c->model.top_k,
-           c->model.ffn_expert, c->parallel.ep);
+    par_layout pl;
+    par_layout_of(c, &pl);
+    printf("model      %s%s%d layers, hidden %d, %d experts top-%d, expert ffn %d\n",
+           c->model.name, c->model.name[0] ? ": " : "", c->model.layers, c->model.hidden,
+           c->model.experts, c->model.top_k, c->model.ffn_expert);
+    char sched[96] = "no pipeline";
+    if (pl.pp > 1)
+        snprintf(sched, sizeof sched, "%s schedule", c->parallel.schedule);
+    if (pl.vpp > 1)
+        snprintf(sched, sizeof sched, "%s schedule, %d chunks per stage", c->parallel.schedule,
+                 pl.vpp);
+    printf("parallel   TP %d x PP %d x DP %d, EP %d (expert DP %d); %d micro-batch%s of %d x %d "
+           "tokens per DP rank, %s, ZeRO %d, overlap %s\n",
+           pl.tp, pl.pp, pl.dp, pl.ep, pl.edp, pl.n_micro, pl.n_micro == 1 ? "" : "es",
+           c->training.micro_batch, c->training.seq_len, sched, c->parallel.zero,
+           c->training.overlap ? "on" : "off");
     printf("step time  %.3f ms%s\n", s->step_time_s * 1e3, t->n_steps > 1 ? " (mean)" : "");
     printf("throughput %.0f tokens/s, %.1f tokens/s per GPU\n", tok_step / s->step_time_s,
            tok_step / s->step_time_s / n);
@@ -592,6 +632,10 @@ static void print_summary(const char *file, const scn_config *c, const run_total
     for (int k = 0; k < STEP_N_CAT; k++)
         printf("  %-14s %10.3f ms  %5.1f%%\n", step_category_names[k], s->breakdown_s[k] * 1e3,
                100.0 * s->breakdown_s[k] / s->step_time_s);
+    printf("overlap    each GPU has sends in flight %.3f ms per step, %.1f%% of it under its own "
+           "compute; compute busy %.1f%% of the step (min %.1f%%, max %.1f%%)\n",
+           s->comm_s * 1e3, s->comm_s > 0 ? 100 * s->comm_overlapped_s / s->comm_s : 0.0,
+           100 * s->busy_mean, 100 * s->busy_min, 100 * s->busy_max);
     printf("routing    %s; dropped %.0f of %.0f token-expert assignments (%.2f%%); "
            "load max/mean %.3f\n",
            c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped / s->assignments,
@@ -642,6 +686,7 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
         cJSON_AddItemToArray(arr, cJSON_CreateNumber(sim_time_to_s(t->steps[i].step_time)));
     cJSON_AddNumberToObject(o, "model_tflops_per_gpu", s->cost.model_tflops_per_gpu);
     cJSON_AddNumberToObject(o, "mfu", s->cost.mfu);
+    cJSON_AddNumberToObject(o, "megatron_tflops_per_gpu", s->cost.megatron_tflops_per_gpu);
     cJSON_AddNumberToObject(o, "params_total", s->cost.params_total);
     cJSON_AddNumberToObject(o, "params_active", s->cost.params_active);
     cJSON_AddNumberToObject(o, "flops_per_token_train", s->cost.flops_per_token_train);
@@ -651,6 +696,28 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
     cJSON_AddNumberToObject(o, "cost_usd", s->cost.cost_usd);
     cJSON_AddNumberToObject(o, "gpu_hours_per_trillion_tokens",
                             s->cost.gpu_hours_per_trillion_tokens);
+    cJSON *par = cJSON_AddObjectToObject(o, "parallel");
+    if (par) {
+        par_layout pl;
+        par_layout_of(c, &pl);
+        cJSON_AddNumberToObject(par, "tp", pl.tp);
+        cJSON_AddNumberToObject(par, "pp", pl.pp);
+        cJSON_AddNumberToObject(par, "dp", pl.dp);
+        cJSON_AddNumberToObject(par, "ep", pl.ep);
+        cJSON_AddNumberToObject(par, "edp", pl.edp);
+        cJSON_AddNumberToObject(par, "vpp", pl.vpp);
+        cJSON_AddNumberToObject(par, "micro_batches", pl.n_micro);
+        cJSON_AddStringToObject(par, "schedule", c->parallel.schedule);
+    }
+    cJSON_AddNumberToObject(o, "comm_s", s->comm_s);
+    cJSON_AddNumberToObject(o, "comm_overlapped_s", s->comm_overlapped_s);
+    cJSON_AddNumberToObject(o, "comm_exposed_s", s->comm_s - s->comm_overlapped_s);
+    cJSON *busy = cJSON_AddObjectToObject(o, "gpu_busy_fraction");
+    if (busy) {
+        cJSON_AddNumberToObject(busy, "min", s->busy_min);
+        cJSON_AddNumberToObject(busy, "mean", s->busy_mean);
+        cJSON_AddNumberToObject(busy, "max", s->busy_max);
+    }
     cJSON_AddNumberToObject(o, "memory_per_gpu_bytes", s->mem.total_bytes);
     cJSON_AddBoolToObject(o, "fits", s->mem.total_bytes <= s->mem.capacity_bytes);
     cli_memory_json(o, &s->mem);

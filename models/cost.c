@@ -32,4 +32,7 @@ void cost_of(const scn_config *c, double step_time_s, double tokens_per_step, co
     out->gpu_hours = seconds * n / 3600.0;
     out->cost_usd = out->gpu_hours * c->cost.usd_per_gpu_hour;
     out->gpu_hours_per_trillion_tokens = 1e12 / out->tokens_per_s * n / 3600.0;
+    out->megatron_flops_per_token =
+        3.0 * (f.matmul_fwd - 2.0 * p.router + 2.0 * f.attn_fwd);
+    out->megatron_tflops_per_gpu = out->megatron_flops_per_token * out->tokens_per_s_per_gpu / 1e12;
 }

@@ -21,6 +21,12 @@ typedef struct cost_result {
     double wall_days;                       /* wall-clock days for train_tokens */
     double cost_usd;                        /* gpu_hours x usd_per_gpu_hour */
     double gpu_hours_per_trillion_tokens;
+    /* The same throughput counted as Megatron-LM's training log counts it
+     * (num_floating_point_operations, 2024): 3 x (2 x the matrix entries a token multiplies,
+     * router left out, + the attention core over the full sequence, not causal), so that
+     * moesim can be held against a Megatron log's "TFLOP/s/GPU". */
+    double megatron_flops_per_token;
+    double megatron_tflops_per_gpu;
 } cost_result;
 
 /* step_time_s: one step; tokens_per_step: tokens the whole cluster processes in it. */

@@ -947,8 +947,9 @@ done:
  * to its category (on end itself, or on a peer of its stage: an EP straggler's expert GEMM
  * counts as expert_gemm). A task on another stage is pipeline fill or drain from end's
  * point of view: the part of its span during which end's compute stream was busy goes to
- * the category of what end was computing, the part during which end sat idle is the
- * pipeline bubble. The parts sum to the step time. */
+ * the category of what end was computing; the part during which end sat idle is the
+ * pipeline bubble when the task is compute, and the task's own category when it is
+ * communication. The parts sum to the step time. */
 typedef struct crit_ctx {
     const ctx *x;
     sim_time *out;
@@ -991,7 +992,10 @@ static void attribute(void *arg, const sim_record *rec, sim_time gap)
             covered += e - s;
         }
     }
-    k->out[STEP_CAT_BUBBLE] += (b - a) - covered;
+    /* another stage's communication stays communication (latency the pipeline could not
+     * hide); its compute is pipeline fill, drain or a slower stage: the bubble */
+    k->out[step_category_is_comm(rec->category) ? rec->category : STEP_CAT_BUBBLE] +=
+        (b - a) - covered;
 }
 
 static sim_status breakdown(const ctx *x, step_result *res)
