@@ -368,6 +368,7 @@ typedef struct summary {
     double tokens, dropped, max_mean_load;
     double assignments;         /* token-expert assignments: tokens x top_k x MoE layers */
     uint64_t events;
+    double tasks;               /* task-graph tasks per step (mean) */
     /* routing (docs/ROUTING.md): means over steps and layers, maxima, the last step's cold
      * experts, and the balanced counterfactual */
     double max_mean_gpu_load, cv, entropy, aux_loss;
@@ -395,6 +396,7 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
         if (r->max_mean_load > s->max_mean_load)
             s->max_mean_load = r->max_mean_load;
         s->events += r->events;
+        s->tasks += (double)r->n_tasks / t->n_steps;
     }
     s->assignments = s->tokens * c->model.top_k * arch_moe_layers(c);
     s->busy_min = 1;
@@ -669,6 +671,7 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
     cJSON_AddNumberToObject(o, "dropped_fraction", s->dropped / s->assignments);
     cJSON_AddNumberToObject(o, "max_mean_load", s->max_mean_load);
     cJSON_AddNumberToObject(o, "events", (double)s->events);
+    cJSON_AddNumberToObject(o, "tasks", (double)s->tasks);
     cJSON_AddStringToObject(o, "routing", c->routing.model);
     cJSON_AddNumberToObject(o, "max_mean_gpu_load", s->max_mean_gpu_load);
     cJSON_AddNumberToObject(o, "cv", s->cv);
