@@ -98,7 +98,19 @@ static int teardown(void **state)
     return system(cmd);
 }
 
-/* 3 x 2 = 6 points, each stored once; rerunning stores nothing new. */
+static void write_scenario(const char *name, const char *text)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* 3 x 2 = 6 points, each stored once and recorded in sweep_points under the sweep's name;
+ * rerunning stores nothing new (and finds every point before starting a process); after
+ * the scenario file changes, the points are run again and their records follow. */
 static void test_sweep_product_and_resume(void **state)
 {
     (void)state;
@@ -107,8 +119,33 @@ static void test_sweep_product_and_resume(void **state)
     assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
     assert_int_equal(q("s.db", "SELECT count(DISTINCT resolved) FROM runs"), 6);
     assert_non_null(strstr(out_buf, "sweep: 6 of 6 points stored"));
+    assert_int_equal(q("s.db", "SELECT count(*) FROM sweep_points WHERE sweep = "
+                               "'tiny: model.layers=1,2,3 run.seed=1,2'"), 6);
+    assert_int_equal(q("s.db", "SELECT count(DISTINCT run_id) FROM sweep_points"), 6);
+    /* point 4 (from 0: layers 3, seed 1; the first --set varies slowest) is its run */
+    assert_int_equal(q("s.db", "SELECT count(*) FROM sweep_points p JOIN runs r ON r.id = "
+                               "p.run_id WHERE p.point = 'model.layers=3 run.seed=1' AND "
+                               "p.point_index = 4 AND r.seed = 1 AND "
+                               "r.resolved LIKE '%layers = 3%'"), 1);
     assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db s.db"), 0);
     assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
+    assert_non_null(strstr(out_buf, "6 of them were already stored"));
+    assert_int_equal(q("s.db", "SELECT count(*) FROM sweep_points"), 6);
+    /* a named sweep over some of the same points records them again, runs nothing */
+    assert_int_equal(run("sweep tiny.ini --set model.layers=2,3 --set run.seed=1 --db s.db "
+                         "--name again --quiet"), 0);
+    assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
+    assert_int_equal(q("s.db", "SELECT count(*) FROM sweep_points WHERE sweep = 'again'"), 2);
+    /* an edited scenario is another point: run again, records replaced */
+    write_scenario("edit.ini", tiny);
+    assert_int_equal(run("sweep edit.ini --set model.layers=1,2 --db e.db --quiet"), 0);
+    write_scenario("edit.ini", "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nhidden = 512\n"
+                               "ffn_expert = 512\nexperts = 4\ntop_k = 2\nheads = 4\n"
+                               "kv_heads = 4\n[training]\nseq_len = 128\n");
+    assert_int_equal(run("sweep edit.ini --set model.layers=1,2 --db e.db --quiet"), 0);
+    assert_int_equal(q("e.db", "SELECT count(*) FROM runs"), 4);
+    assert_int_equal(q("e.db", "SELECT count(*) FROM sweep_points"), 2);
+    assert_int_equal(q("e.db", "SELECT min(run_id) FROM sweep_points"), 3);
     /* a bad value stops the sweep with status 2 and the run's own message */
     assert_int_equal(run("sweep tiny.ini --set model.layers=1,zero --db s.db --quiet"), 2);
     assert_non_null(strstr(err_buf, "model.layers: expected an integer (got \"zero\")"));
@@ -144,7 +181,96 @@ static void test_sweep_killed_and_rerun(void **state)
                                "(SELECT run_id FROM breakdown)"), 0);
 }
 
-/* Two shards merged hold every point once with every row; merging again changes nothing. */
+/* The rows of table T in database schema S, each with its run's name and resolved keys in
+ * place of the run id (ids differ between databases), as a SELECT. */
+static void rows_sql(sqlite3 *h, const char *schema, const char *t, char *out, size_t n)
+{
+    char q_cols[200], cols[2048] = "";
+    snprintf(q_cols, sizeof q_cols, "SELECT name FROM pragma_table_info('%s', 'main')", t);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, q_cols, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        if (strcmp(c, "run_id") == 0 || strcmp(c, "id") == 0)
+            continue;
+        size_t k = strlen(cols);
+        snprintf(cols + k, sizeof cols - k, ", t.\"%s\"", c);
+    }
+    sqlite3_finalize(st);
+    if (strcmp(t, "runs") == 0)
+        snprintf(out, n, "SELECT 0%s FROM %s.runs t", cols, schema);
+    else
+        snprintf(out, n, "SELECT r.name, r.resolved%s FROM %s.\"%s\" t JOIN %s.runs r "
+                         "ON r.id = t.run_id", cols, schema, t, schema);
+}
+
+/* Every row of every table of all.db is a row of s1.db or s2.db and the other way round,
+ * runs matched by what they are; returns the number of tables compared. */
+static int same_rows_as_sources(const char *all, const char *s1, const char *s2)
+{
+    char p[300], att[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, all);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(p, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    snprintf(att, sizeof att, "ATTACH '%s/%s' AS s1; ATTACH '%s/%s' AS s2", dir, s1, dir, s2);
+    assert_int_equal(sqlite3_exec(h, att, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *tabs;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT name FROM main.sqlite_master WHERE type = "
+                                           "'table' ORDER BY name", -1, &tabs, NULL), SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(tabs) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(tabs, 0);
+        static char m[3][3000], sql[10000];
+        rows_sql(h, "main", t, m[0], sizeof m[0]);
+        rows_sql(h, "s1", t, m[1], sizeof m[1]);
+        rows_sql(h, "s2", t, m[2], sizeof m[2]);
+        for (int way = 0; way < 2; way++) {
+            if (way == 0)
+                snprintf(sql, sizeof sql, "SELECT count(*) FROM (%s EXCEPT SELECT * FROM "
+                                          "(%s UNION ALL %s))", m[0], m[1], m[2]);
+            else
+                snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT * FROM (%s UNION ALL "
+                                          "%s) EXCEPT %s)", m[1], m[2], m[0]);
+            sqlite3_stmt *st;
+            if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", t, sqlite3_errmsg(h));
+            assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+            if (sqlite3_column_int64(st, 0) != 0)
+                fail_msg("table %s: %lld rows %s", t, (long long)sqlite3_column_int64(st, 0),
+                         way ? "of the sources lost" : "not from a source");
+            sqlite3_finalize(st);
+        }
+        /* and no row twice (task_spans has no key: compare counts too) */
+        snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM (%s)) - (SELECT count(*) FROM "
+                                  "(%s)) - (SELECT count(*) FROM (%s))", m[0], m[1], m[2]);
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        if (sqlite3_column_int64(st, 0) != 0)
+            fail_msg("table %s: %lld rows more than the sources", t,
+                     (long long)sqlite3_column_int64(st, 0));
+        sqlite3_finalize(st);
+        n++;
+    }
+    sqlite3_finalize(tabs);
+    sqlite3_close(h);
+    return n;
+}
+
+static void exec_sql(const char *db, const char *sql)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", dir, db);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(p, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+/* Two shards merged hold every point once with every row of every table (runs, steps,
+ * breakdown, gpu_busy, expert_load, metrics, routing_layer, gpu_load, task_spans,
+ * link_util, memory, memory_part, sweep_points); merging again changes nothing; a copy of
+ * the sweep run separately (other start and wall times) adds no point. */
 static void test_shard_and_merge(void **state)
 {
     (void)state;
@@ -152,18 +278,41 @@ static void test_shard_and_merge(void **state)
     assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db s2.db --shard 2/2 --quiet"), 0);
     assert_int_equal(q("s1.db", "SELECT count(*) FROM runs"), 3);   /* points 1, 3, 5 */
     assert_int_equal(q("s2.db", "SELECT count(*) FROM runs"), 2);   /* points 2, 4 */
+    /* the step does not report links yet: give each step two busy links */
+    const char *links = "INSERT INTO link_util SELECT run_id, step, 0, 'node 0 NIC 0 up', 50e9, "
+                        "1e9 * run_id, 0.02 FROM steps; INSERT INTO link_util SELECT run_id, "
+                        "step, 1, 'node 0 NIC 1 up', 50e9, 0.5e9, 0.01 FROM steps";
+    exec_sql("s1.db", links);
+    exec_sql("s2.db", links);
     assert_int_equal(run("merge s1.db s2.db -o all.db"), 0);
+    assert_non_null(strstr(out_buf, "5 runs copied, 0 already there"));
     assert_int_equal(run("merge s1.db s2.db -o all.db"), 0);
     assert_non_null(strstr(out_buf, "0 runs copied, 5 already there"));
     assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
-    const char *tables[] = {"steps", "breakdown", "gpu_busy", "expert_load", "metrics"};
-    for (int t = 0; t < 5; t++) {
+    assert_int_equal(same_rows_as_sources("all.db", "s1.db", "s2.db"), 13);
+    const char *tables[] = {"steps", "breakdown", "gpu_busy", "expert_load", "metrics",
+                            "routing_layer", "gpu_load", "task_spans", "link_util", "memory",
+                            "memory_part", "sweep_points"};
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         char sql[200];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[t]);
-        assert_int_equal(q("all.db", sql), q("s1.db", sql) + q("s2.db", sql));
+        if (q("all.db", sql) == 0)
+            fail_msg("%s: no rows to compare", tables[t]);
     }
+    /* the same sweep run again elsewhere: other start and wall times, same points */
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db copy.db --quiet"), 0);
+    assert_int_equal(run("merge copy.db -o all.db"), 0);
+    assert_non_null(strstr(out_buf, "0 runs copied, 5 already there"));
+    assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
+    assert_int_equal(q("all.db", "SELECT count(*) FROM sweep_points"), 5);
+    /* ... even by another moesim version: kept once, and said so */
+    exec_sql("copy.db", "UPDATE runs SET version = '0.0.1'");
+    assert_int_equal(run("merge copy.db -o all.db"), 0);
+    assert_non_null(strstr(out_buf, "5 of the runs already there came from another moesim"));
+    assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
     /* the merged database already has every point: the full sweep runs nothing */
     assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db all.db --quiet"), 0);
+    assert_non_null(strstr(out_buf, "5 of them were already stored"));
     assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
 }
 
