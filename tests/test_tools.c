@@ -325,13 +325,62 @@ static void test_check_exit_codes(void **state)
     assert_int_equal(run("run tiny.ini --db c.db --quiet"), 0);
     assert_int_equal(run("check b.db c.db"), 0);
     assert_non_null(strstr(out_buf, "1 pair, 0 regressions"));
+    /* a slower setting is another point: paired only when told to ignore the key */
     assert_int_equal(run("run tiny.ini --db d.db --quiet --set cluster.launch_us=40"), 0);
-    assert_int_equal(run("check b.db d.db --tolerance 2%%"), 1);
+    assert_int_equal(run("check b.db d.db"), 2);
+    assert_non_null(strstr(out_buf, "only in candidate: tiny seed 1 run 1  cluster.launch_us=40"));
+    assert_int_equal(run("check b.db d.db --ignore-key cluster.launch_us --tolerance 2%%"), 1);
+    assert_non_null(strstr(out_buf, "cluster.launch_us: 4 -> 40"));
     assert_non_null(strstr(out_buf, "REGRESSION"));
-    assert_int_equal(run("check d.db b.db"), 0);
-    assert_int_equal(run("check b.db d.db --metric tokens_per_s_per_gpu --tolerance 1000%%"), 0);
+    assert_int_equal(run("check d.db b.db --ignore-key cluster.launch_us"), 0);
+    assert_int_equal(run("check b.db d.db --ignore-key cluster.launch_us --metric "
+                         "tokens_per_s_per_gpu --tolerance 1000%%"), 0);
+    assert_int_equal(run("check b.db d.db --ignore-key cluster.nope"), 2);
+    assert_non_null(strstr(err_buf, "no run has this key"));
     assert_int_equal(run("run tiny.ini --db e.db --quiet --set run.seed=9"), 0);
     assert_int_equal(run("check b.db e.db"), 2);
+    assert_non_null(strstr(err_buf, "no run pairs up"));
+}
+
+/* On sweep databases every point pairs with its own point: a candidate where one of six
+ * points got 10% slower shows that one regression and five ok pairs; points of other
+ * configurations are listed as unpaired, not compared; of two runs of a point the latest
+ * counts. */
+static void test_check_pairs_points(void **state)
+{
+    (void)state;
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db cb.db "
+                         "--quiet"), 0);
+    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db cc.db "
+                         "--quiet"), 0);
+    assert_int_equal(run("check cb.db cc.db"), 0);
+    assert_non_null(strstr(out_buf, "6 pairs, 0 regressions"));
+    exec_sql("cc.db", "UPDATE metrics SET value = value * 1.1 WHERE name = 'step_time_s' AND "
+                      "run_id = (SELECT p.run_id FROM sweep_points p WHERE p.point = "
+                      "'model.layers=2 run.seed=2')");
+    assert_int_equal(run("check cb.db cc.db"), 1);
+    assert_non_null(strstr(out_buf, "6 pairs, 1 regression beyond 2%"));
+    const char *line = strstr(out_buf, "REGRESSION");
+    assert_non_null(line);
+    while (line > out_buf && line[-1] != '\n')
+        line--;
+    assert_non_null(strstr(line, "layers=2"));
+    assert_true(strstr(line, "+10.00%") < strchr(line, '\n'));
+    assert_null(strstr(strstr(out_buf, "REGRESSION") + 1, "REGRESSION"));
+    /* other layer counts in the candidate: only layers 2 and 3 pair */
+    assert_int_equal(run("sweep tiny.ini --set model.layers=2,3,4 --set run.seed=1 --db cd.db "
+                         "--quiet"), 0);
+    assert_int_equal(run("check cb.db cd.db"), 0);
+    assert_non_null(strstr(out_buf, "2 pairs, 0 regressions beyond 2% (lower is better); "
+                                    "unpaired: 4 baseline, 1 candidate"));
+    assert_non_null(strstr(out_buf, "only in candidate: tiny seed 1 run 3  layers=4"));
+    /* a second, faster run of a point in the candidate: the latest is compared */
+    assert_int_equal(run("run tiny.ini --db cd.db --quiet --set model.layers=2"), 0);
+    exec_sql("cd.db", "UPDATE metrics SET value = value * 0.5 WHERE name = 'step_time_s' AND "
+                      "run_id = (SELECT max(id) FROM runs)");
+    assert_int_equal(run("check cb.db cd.db"), 0);
+    assert_non_null(strstr(out_buf, "better"));
+    assert_non_null(strstr(out_buf, "has 1 older run of the same point"));
 }
 
 static int is_png(const char *name)
@@ -436,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_sweep_killed_and_rerun),
         cmocka_unit_test(test_shard_and_merge),
         cmocka_unit_test(test_check_exit_codes),
+        cmocka_unit_test(test_check_pairs_points),
         cmocka_unit_test(test_plot_kinds),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_outputs_and_dense_equivalent),
