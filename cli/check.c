@@ -253,7 +253,7 @@ static int higher_better_by_name(const char *m)
 static void pair_label(const side *sd, const side_run *b, const side_run *c, const opts *o,
                        char *buf, size_t n)
 {
-    res_runs_label(&sd[0].runs, b->info, " ", 4, "run.seed", buf, n);
+    res_runs_label(&sd[0].runs, b->info, " ", 4, RES_LABEL_NO_SEED, buf, n);
     for (int i = 0; i < o->n_ignore; i++) {
         const char *vb = res_run_value(b->info, o->ignore[i]);
         const char *vc = res_run_value(c->info, o->ignore[i]);
@@ -275,7 +275,7 @@ static void print_unpaired(const side *s, const char *where, const opts *o)
         if (!s->pts[i].identity)
             continue;
         char label[240];
-        res_runs_label(&s->runs, s->pts[i].info, " ", 4, "run.seed", label, sizeof label);
+        res_runs_label(&s->runs, s->pts[i].info, " ", 4, RES_LABEL_NO_SEED, label, sizeof label);
         for (int k = 0; k < o->n_across; k++) {
             int dup = 0;
             for (int j = 0; j < s->runs.n_label_keys && !dup; j++)

@@ -99,15 +99,27 @@ const char *res_run_value(const res_run_info *r, const char *key)
     return hit ? hit->value : NULL;
 }
 
-/* Is `key` named in some sweep point ("k=v k2=w")? */
-static int in_points(char **points, int n_points, const char *key)
+/* Where `key` is first named in the sweep points ("k=v k2=w"): point index * 2^20 + offset
+ * in it, so that sorting by it gives the sweeps' --set order; -1 if in none. */
+static long point_rank(char **points, int n_points, const char *key)
 {
     size_t len = strlen(key);
     for (int i = 0; i < n_points; i++)
         for (const char *p = points[i]; (p = strstr(p, key)) != NULL; p += len)
             if ((p == points[i] || p[-1] == ' ') && p[len] == '=')
-                return 1;
-    return 0;
+                return (long)i * (1L << 20) + (long)(p - points[i]);
+    return -1;
+}
+
+typedef struct ranked {
+    char *key;
+    long rank;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *p = a, *q = b;
+    return (p->rank > q->rank) - (p->rank < q->rank);
 }
 
 /* The differing keys over all runs, then the label keys among them. */
@@ -149,9 +161,19 @@ static int find_differing(res_runs *r, char **points, int n_points)
         r->differing[r->n_differing++] = d;
     }
     sim_free(all);
-    for (int i = 0; i < r->n_differing; i++)
-        if (in_points(points, n_points, r->differing[i]))
-            r->label_keys[r->n_label_keys++] = r->differing[i];
+    ranked *rk = sim_malloc((size_t)(r->n_differing ? r->n_differing : 1) * sizeof *rk);
+    if (!rk)
+        return -1;
+    int n_rk = 0;
+    for (int i = 0; i < r->n_differing; i++) {
+        long at = point_rank(points, n_points, r->differing[i]);
+        if (at >= 0)
+            rk[n_rk++] = (ranked){r->differing[i], at};
+    }
+    qsort(rk, (size_t)n_rk, sizeof *rk, cmp_ranked);
+    for (int i = 0; i < n_rk; i++)
+        r->label_keys[r->n_label_keys++] = rk[i].key;
+    sim_free(rk);
     if (r->n_label_keys == 0)
         for (int i = 0; i < r->n_differing; i++)
             r->label_keys[r->n_label_keys++] = r->differing[i];
@@ -164,8 +186,8 @@ static int load_points(sqlite3 *h, char ***out, int *n)
     sqlite3_stmt *st;
     *out = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(h, "SELECT DISTINCT point FROM sweep_points", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(h, "SELECT point FROM sweep_points GROUP BY point "
+                              "ORDER BY min(rowid)", -1, &st, NULL) != SQLITE_OK)
         return 0;                    /* no such table: no points */
     size_t cap = 0;
     int rc;
@@ -264,14 +286,14 @@ static void add(char *buf, size_t n, const char *fmt, const char *a, const char 
 }
 
 void res_runs_label(const res_runs *r, const res_run_info *run, const char *sep, int max_keys,
-                    const char *skip_key, char *buf, size_t n)
+                    int flags, char *buf, size_t n)
 {
     if (n == 0)
         return;
     buf[0] = '\0';
     int shown = 0, skipped = 0;
     for (int i = 0; i < r->n_label_keys && shown < max_keys; i++, shown++) {
-        if (skip_key && strcmp(r->label_keys[i], skip_key) == 0) {
+        if ((flags & RES_LABEL_NO_SEED) && strcmp(r->label_keys[i], "run.seed") == 0) {
             skipped = 1;
             shown--;
             continue;
@@ -279,7 +301,10 @@ void res_runs_label(const res_runs *r, const res_run_info *run, const char *sep,
         const char *v = res_run_value(run, r->label_keys[i]);
         if (shown)
             add(buf, n, "%s%s", sep, "");
-        add(buf, n, "%s=%s", short_key(r, i), v ? v : "-");
+        if (flags & RES_LABEL_VALUES)
+            add(buf, n, "%s%s", v ? v : "-", "");
+        else
+            add(buf, n, "%s=%s", short_key(r, i), v ? v : "-");
     }
     if (r->n_label_keys - skipped > shown) {
         char more[24];

@@ -4,7 +4,8 @@
  * pairs, sorted by key. Over the runs loaded, the keys whose value is not the same in all of
  * them (a key missing from some run counts) are the differing keys; the label keys are the
  * ones a person would name: the differing keys that some sweep set explicitly (the keys of
- * sweep_points.point), or, when no sweep names any, every differing key. Pictures use them
+ * sweep_points.point, in the sweep's --set order), or, when no sweep names any, every
+ * differing key (sorted). Pictures use them
  * for titles and bar labels, `moesim check` to show what a pair is.
  *
  * Ownership: a res_runs owns every string and array in it; res_runs_fini frees them. */
@@ -36,7 +37,7 @@ typedef struct res_runs {
     int n_runs;
     char **differing;                /* sorted */
     int n_differing;
-    char **label_keys;               /* a subset of differing, sorted */
+    char **label_keys;               /* a subset of differing (see above for the order) */
     int n_label_keys;
     int n_names;                     /* distinct scenario names */
 } res_runs;
@@ -51,12 +52,16 @@ const res_run_info *res_runs_find(const res_runs *r, int64_t id);
 /* Its value of "section.key", or NULL when the run has no such key. */
 const char *res_run_value(const res_run_info *r, const char *key);
 
-/* "layers=2 capacity_factor=1.25": run's values of the label keys, short names (the part
+enum {
+    RES_LABEL_NO_SEED = 1,           /* leave out run.seed (where the seed is shown anyway) */
+    RES_LABEL_VALUES = 2,            /* values only: "1.25 2" */
+};
+
+/* "capacity_factor=1.25 layers=2": run's values of the label keys, short names (the part
  * after the dot, unless two label keys share it), joined by sep, at most max_keys of them
- * (then "+N"), leaving out skip_key (NULL: none; e.g. "run.seed" where the seed is shown
- * anyway). "" when no key tells the runs apart. Truncated to fit n. */
+ * (then "+N"); flags: RES_LABEL_*. "" when no key tells the runs apart. Truncated to fit n. */
 void res_runs_label(const res_runs *r, const res_run_info *run, const char *sep, int max_keys,
-                    const char *skip_key, char *buf, size_t n);
+                    int flags, char *buf, size_t n);
 /* "capacity_factor, layers": the label keys, short names, at most max_keys (then "and N
  * more"); "" when there are none. */
 void res_runs_varying(const res_runs *r, int max_keys, char *buf, size_t n);

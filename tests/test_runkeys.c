@@ -69,12 +69,13 @@ static void test_differing_and_labels(void **state)
     /* no sweep: every differing key labels */
     assert_int_equal(rs.n_label_keys, 4);
     char buf[160];
-    res_runs_label(&rs, res_runs_find(&rs, r3), " ", 8, NULL, buf, sizeof buf);
+    res_runs_label(&rs, res_runs_find(&rs, r3), " ", 8, 0, buf, sizeof buf);
     assert_string_equal(buf, "gpu=b200 intra_bw=900 layers=4 ep=-");
-    res_runs_label(&rs, res_runs_find(&rs, r1), "\n", 2, NULL, buf, sizeof buf);
+    res_runs_label(&rs, res_runs_find(&rs, r3), "/", 8, RES_LABEL_VALUES, buf, sizeof buf);
+    assert_string_equal(buf, "b200/900/4/-");
+    res_runs_label(&rs, res_runs_find(&rs, r1), "\n", 2, 0, buf, sizeof buf);
     assert_string_equal(buf, "gpu=h100\nintra_bw=450\n+2");
-    res_runs_label(&rs, res_runs_find(&rs, r1), " ", 2, "cluster.gpu", buf, sizeof buf);
-    assert_string_equal(buf, "intra_bw=450 layers=2 +1");
+
     assert_string_equal(res_run_value(res_runs_find(&rs, r1), "model.hidden"), "256");
     assert_null(res_run_value(res_runs_find(&rs, r3), "parallel.ep"));
     assert_null(res_runs_find(&rs, 99));
@@ -82,14 +83,17 @@ static void test_differing_and_labels(void **state)
     assert_string_equal(buf, "gpu, intra_bw, layers and 1 more");
     res_runs_fini(&rs);
 
-    /* a sweep that set cluster.gpu and model.layers: those label, the bandwidth that comes
-     * with the gpu does not */
-    assert_int_equal(res_db_record_point(db, "s", "cluster.gpu=h100 model.layers=2", 0, r1, NULL),
-                     SIM_OK);
+    /* a sweep that set model.layers, then cluster.gpu (and run.seed, which does not
+     * differ): those two label, in that order; the bandwidth that comes with the gpu does
+     * not */
+    assert_int_equal(res_db_record_point(db, "s", "model.layers=2 cluster.gpu=h100 run.seed=1",
+                                         0, r1, NULL), SIM_OK);
     assert_int_equal(res_runs_load(res_db_handle(db), path, &rs, NULL), SIM_OK);
     assert_int_equal(rs.n_label_keys, 2);
-    res_runs_label(&rs, res_runs_find(&rs, r3), ", ", 8, NULL, buf, sizeof buf);
-    assert_string_equal(buf, "gpu=b200, layers=4");
+    res_runs_label(&rs, res_runs_find(&rs, r3), ", ", 8, 0, buf, sizeof buf);
+    assert_string_equal(buf, "layers=4, gpu=b200");
+    res_runs_varying(&rs, 3, buf, sizeof buf);
+    assert_string_equal(buf, "layers, gpu");
     res_runs_fini(&rs);
     res_db_close(db);
 }
@@ -109,7 +113,7 @@ static void test_short_names_and_scenarios(void **state)
     res_runs rs;
     assert_int_equal(res_runs_load(res_db_handle(db), path, &rs, NULL), SIM_OK);
     char buf[160];
-    res_runs_label(&rs, res_runs_find(&rs, r1), " ", 8, NULL, buf, sizeof buf);
+    res_runs_label(&rs, res_runs_find(&rs, r1), " ", 8, 0, buf, sizeof buf);
     assert_string_equal(buf, "cluster.lat=1 model.lat=5");
     res_runs_names(&rs, buf, sizeof buf);
     assert_string_equal(buf, "a, b, c and 1 more");
@@ -119,7 +123,7 @@ static void test_short_names_and_scenarios(void **state)
                                   NULL), SQLITE_OK);
     assert_int_equal(res_runs_load(res_db_handle(db), path, &rs, NULL), SIM_OK);
     assert_int_equal(rs.n_differing, 0);
-    res_runs_label(&rs, &rs.runs[0], " ", 8, NULL, buf, sizeof buf);
+    res_runs_label(&rs, &rs.runs[0], " ", 8, RES_LABEL_NO_SEED, buf, sizeof buf);
     assert_string_equal(buf, "");
     res_runs_names(&rs, buf, sizeof buf);
     assert_string_equal(buf, "a");

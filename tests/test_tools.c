@@ -395,6 +395,67 @@ static int is_png(const char *name)
     return n == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
 }
 
+static char svg_buf[1 << 21];
+
+/* The text of an SVG picture written by the last plot (NUL-terminated). */
+static const char *svg(const char *name)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    slurp(p, svg_buf, sizeof svg_buf);
+    assert_non_null(strstr(svg_buf, "<svg"));
+    assert_non_null(strstr(svg_buf, "</svg>"));
+    return svg_buf;
+}
+
+/* Width and height of the PNG embedded in an SVG <image> (gnuplot's "with image"): the first
+ * 24 bytes of the PNG are its signature and IHDR, width and height at bytes 16 and 20. */
+static void svg_image_size(const char *s, unsigned *w, unsigned *h)
+{
+    const char *b64 = strstr(s, "data:image/png;base64,");
+    assert_non_null(b64);
+    b64 += strlen("data:image/png;base64,");
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char png[24];
+    for (int i = 0; i < 8; i++) {          /* 32 characters -> 24 bytes */
+        unsigned v = 0;
+        for (int j = 0; j < 4; j++) {
+            const char *c = strchr(abc, b64[4 * i + j]);
+            assert_non_null(c);
+            v = v << 6 | (unsigned)(c - abc);
+        }
+        png[3 * i] = (unsigned char)(v >> 16);
+        png[3 * i + 1] = (unsigned char)(v >> 8);
+        png[3 * i + 2] = (unsigned char)v;
+    }
+    assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
+    *w = (unsigned)png[16] << 24 | (unsigned)png[17] << 16 | (unsigned)png[18] << 8 | png[19];
+    *h = (unsigned)png[20] << 24 | (unsigned)png[21] << 16 | (unsigned)png[22] << 8 | png[23];
+}
+
+/* The y of the translate() that places a text element of the SVG. */
+static double text_y(const char *s, const char *text)
+{
+    char want[200];
+    snprintf(want, sizeof want, "<text>%s</text>", text);
+    const char *t = strstr(s, want);
+    assert_non_null(t);
+    const char *g = t;
+    while (g > s && strncmp(g, "translate(", 10) != 0)
+        g--;
+    double x, y;
+    assert_int_equal(sscanf(g, "translate(%lf,%lf)", &x, &y), 2);
+    return y;
+}
+
+/* Does the SVG show this exact text (a whole text element)? */
+static int shows(const char *s, const char *text)
+{
+    char want[200];
+    snprintf(want, sizeof want, ">%s</text>", text);
+    return strstr(s, want) != NULL;
+}
+
 /* Every plot kind draws a PNG from a small database; bad arguments give status 2. */
 static void test_plot_kinds(void **state)
 {
@@ -405,7 +466,8 @@ static void test_plot_kinds(void **state)
     assert_true(is_png("b.png"));
     assert_int_equal(run("plot pk.db --kind load --layer 0 -o l.png"), 0);
     assert_true(is_png("l.png"));
-    assert_int_equal(run("plot pk.db --kind heatmap --run 4 -o h.svg"), 0);
+    assert_int_equal(run("plot pk.db --kind heatmap --run 4 -o h.png"), 0);
+    assert_true(is_png("h.png"));
     assert_int_equal(run("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
                          "-o s.png"), 0);
     assert_true(is_png("s.png"));
@@ -416,6 +478,87 @@ static void test_plot_kinds(void **state)
     assert_int_equal(run("plot pk.db --kind pie -o x.png"), 2);
     assert_int_equal(run("plot pk.db --kind sweep -o x.png"), 2);
     assert_int_equal(run("plot pk.db --kind sweep --x model.nope -o x.png"), 2);
+    /* the step does not report links yet: said so, status 2, no picture */
+    assert_int_equal(run("plot pk.db --kind links -o x.png"), 2);
+    assert_non_null(strstr(err_buf, "has no link usage for step 0"));
+    assert_int_equal(access("x.png", F_OK), -1);
+}
+
+/* What the pictures say (read from their SVG text): titles name the scenario and what tells
+ * the run apart; breakdown bars carry the swept values in sweep order and the run id, and
+ * categories that are zero everywhere (idle) are not in the legend; the sweep's seconds are
+ * milliseconds; the heatmap has one cell per expert and layer. */
+static void test_plot_contents(void **state)
+{
+    (void)state;
+    assert_int_equal(run("plot pk.db -o b.svg"), 0);
+    const char *s = svg("b.svg");
+    assert_true(shows(s, "Step-time breakdown, scenario: tiny (4 runs varying capacity_factor, "
+                         "layers)"));
+    assert_true(shows(s, "capacity_factor=0") && shows(s, "capacity_factor=1"));
+    assert_true(shows(s, "layers=1") && shows(s, "layers=2") && shows(s, "#4"));
+    assert_true(shows(s, "expert_gemm"));
+    assert_false(shows(s, "idle"));
+    /* the bars in sweep order: the first is point 0 (capacity_factor=0, layers=1) */
+    assert_true(strstr(s, ">capacity_factor=0<") < strstr(s, ">capacity_factor=1<"));
+
+    assert_int_equal(run("plot pk.db --kind timeline --run 2 -o t.svg"), 0);
+    s = svg("t.svg");
+    assert_true(shows(s, "Step 0 timeline: tiny, run 2 (capacity_factor=0, layers=2)"));
+    assert_false(shows(s, "idle"));
+
+    assert_int_equal(run("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
+                         "-o s.svg"), 0);
+    s = svg("s.svg");
+    assert_true(shows(s, "step_time (ms) vs routing.capacity_factor, a line per model.layers: "
+                         "scenario tiny"));
+    assert_true(shows(s, "step_time (ms)") && shows(s, "model.layers = 2"));
+
+    /* heatmap of a 3-layer, 8-expert run: an image of 8 x 3 cells */
+    assert_int_equal(run("run tiny.ini --db hm.db --quiet --set model.layers=3 --set "
+                         "model.experts=8"), 0);
+    assert_int_equal(run("plot hm.db --kind heatmap -o h.svg"), 0);
+    s = svg("h.svg");
+    assert_true(shows(s, "Routed load per expert and layer: tiny, run 1"));
+    assert_true(shows(s, "expert") && shows(s, "layer"));
+    unsigned w = 0, h = 0;
+    svg_image_size(s, &w, &h);
+    assert_int_equal(w, 8);
+    assert_int_equal(h, 3);
+
+    /* 64 experts: every 2nd expert labelled (0, 2, ..., 62), not every one */
+    assert_int_equal(run("run tiny.ini --db e64.db --quiet --set model.experts=64"), 0);
+    assert_int_equal(run("plot e64.db --kind load -o l64.svg"), 0);
+    s = svg("l64.svg");
+    assert_true(shows(s, "0") && shows(s, "2") && shows(s, "62"));
+    assert_false(shows(s, "61") || shows(s, "63"));
+    assert_true(shows(s, "Expert load, layer 0: tiny, run 1"));
+}
+
+/* The busiest links of a step, from given rows (the step does not fill them yet): a bar per
+ * link, busiest on top, labelled with its name, GB and fill; in PNG and SVG. */
+static void test_plot_links(void **state)
+{
+    (void)state;
+    assert_int_equal(run("run tiny.ini --db lk.db --quiet --set training.steps=2"), 0);
+    exec_sql("lk.db", "INSERT INTO link_util SELECT run_id, step, 0, 'node 0 GPU 1 NIC up', 50e9, "
+                      "25e9 * step_time_s * 0.5, step_time_s * 0.5 FROM steps; "
+                      "INSERT INTO link_util SELECT run_id, step, 1, 'node 0 NVSwitch port 3', "
+                      "50e9, 1e9 * step_time_s, step_time_s * 0.25 FROM steps");
+    assert_int_equal(run("plot lk.db --kind links -o k.png"), 0);
+    assert_true(is_png("k.png"));
+    assert_int_equal(run("plot lk.db --kind links --step 1 --run 1 -o k.svg"), 0);
+    const char *s = svg("k.svg");
+    assert_true(shows(s, "Busiest links, step 1: tiny, run 1"));
+    assert_true(shows(s, "node 0 GPU 1 NIC up") && shows(s, "node 0 NVSwitch port 3"));
+    /* 0.5 of the step at 25 of 50 GB/s: 50% full; 0.25 of the step at 1 GB/s: 8% */
+    assert_non_null(strstr(s, "GB, 50%"));
+    assert_non_null(strstr(s, "GB, 8%"));
+    assert_non_null(strstr(s, "busy (% of the step time"));
+    /* busiest on top: its name is drawn higher (smaller y in the text's translate()) */
+    assert_true(text_y(s, "node 0 GPU 1 NIC up") < text_y(s, "node 0 NVSwitch port 3"));
+    assert_int_equal(run("plot lk.db --kind links --step 2 -o x.png"), 2);
+    assert_int_equal(run("plot lk.db --kind links --step x -o x.png"), 2);
 }
 
 /* --trace writes Chrome trace JSON: named GPU processes, one complete event per compute task
@@ -487,6 +630,8 @@ int main(void)
         cmocka_unit_test(test_check_exit_codes),
         cmocka_unit_test(test_check_pairs_points),
         cmocka_unit_test(test_plot_kinds),
+        cmocka_unit_test(test_plot_contents),
+        cmocka_unit_test(test_plot_links),
         cmocka_unit_test(test_trace),
         cmocka_unit_test(test_outputs_and_dense_equivalent),
     };
