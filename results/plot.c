@@ -344,8 +344,8 @@ typedef struct bd_run {
 typedef struct bd_data {
     int n_runs;
     bd_run *runs;                    /* ascending id */
-    int *order;                      /* [n_runs]: bar b draws runs[order[b]]: sweep points in
-                                        sweep order, then the other runs by id */
+    int *order;                      /* [n_runs]: bar b draws runs[order[b]]: the points of
+                                        the largest sweep in its order, then the other runs */
     int n_cats;
     char **cats;                     /* stack order, bottom first */
     double *ms;                      /* [n_runs * n_cats]: mean ms per step */
@@ -405,9 +405,14 @@ enum { Q_COUNT_RUNS, Q_RUNS, Q_COUNT_CATS, Q_CATS, Q_SUMS, Q_N };
 
 static const char *const bd_sql[Q_N] = {
     [Q_COUNT_RUNS] = "SELECT count(*) FROM runs",
+    /* the bar order: a run's position in the sweep with most points (the latest of equals),
+     * then in any other sweep, then none (-1) */
     [Q_RUNS] = "SELECT r.id, (SELECT count(*) FROM steps s WHERE s.run_id = r.id), r.name, "
-               "coalesce((SELECT min(p.point_index) FROM sweep_points p WHERE p.run_id = r.id), "
-               "-1) FROM runs r ORDER BY r.id",
+               "coalesce((SELECT p.point_index FROM sweep_points p WHERE p.run_id = r.id AND "
+               "p.sweep = (SELECT sweep FROM sweep_points GROUP BY sweep "
+               "ORDER BY count(*) DESC, max(rowid) DESC LIMIT 1)), "
+               "1000000000 + (SELECT min(p.point_index) FROM sweep_points p "
+               "WHERE p.run_id = r.id), -1) FROM runs r ORDER BY r.id",
     [Q_COUNT_CATS] = "SELECT count(DISTINCT category) FROM breakdown",
     /* Stack order: the categories' position in the runs' lists, ties by name. */
     [Q_CATS] = "SELECT category FROM breakdown GROUP BY category "
