@@ -50,6 +50,9 @@ int cli_fail(const sim_err *err);
 /* Prints "moesim CMD: message" and a hint to use --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The name moesim gives the runs of scenario file path: "dir/name.ini" -> "name". */
+void cli_scenario_name(const char *path, char *out, size_t n);
+
 /* Wall-clock seconds since an arbitrary origin (monotonic). */
 double cli_now_s(void);
 

@@ -201,17 +201,6 @@ static int value_of(const sweep *s, long i, int a)
     return (int)(i % s->axes[a].n);
 }
 
-/* "dir/name.ini" -> "name", as moesim run names the runs of FILE */
-static void scenario_name(const char *path, char *out, size_t n)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(out, n, "%s", base);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out)
-        *dot = '\0';
-}
-
 /* Appends "fmt..." to the growing string *buf (length *len, capacity *cap); -1: no memory. */
 static int append(char **buf, size_t *len, size_t *cap, const char *a, const char *b)
 {
@@ -489,7 +478,7 @@ int cli_sweep(int argc, char **argv)
         mkdir("results", 0777);
         mkdir("results/runs", 0777);
     }
-    scenario_name(s.file, s.scenario, sizeof s.scenario);
+    cli_scenario_name(s.file, s.scenario, sizeof s.scenario);
     s.name = sweep_name(&s);
     long total = n_points(&s), n = 0;
     point *pts = sim_calloc((size_t)total, sizeof *pts);

@@ -1,6 +1,7 @@
 /* cli/util.c: error printing, clocks and progress reporting for the command. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, "\n(see 'moesim %s --help')\n", cmd);
     va_end(ap);
     return 2;
+}
+
+void cli_scenario_name(const char *path, char *out, size_t n)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(out, n, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
 }
 
 double cli_now_s(void)

@@ -55,6 +55,22 @@ static sim_status close_data(FILE *f, const char *path, sim_err *err)
     return SIM_OK;
 }
 
+/* Opens data file `name` under tmp_dir and prepares `sql` with ?1 bound to the run being
+ * drawn; on failure nothing stays open. */
+static sim_status open_query(kind_ctx *k, const char *tmp_dir, const char *name, const char *sql,
+                             char *path, size_t n, FILE **f, sqlite3_stmt **st, sim_err *err)
+{
+    sim_status s = open_data(tmp_dir, name, path, n, f, err);
+    if (s != SIM_OK)
+        return s;
+    if (sqlite3_prepare_v2(k->h, sql, -1, st, NULL) != SQLITE_OK) {
+        fclose(*f);
+        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
+    }
+    sqlite3_bind_int64(*st, 1, k->run_id);
+    return SIM_OK;
+}
+
 /* Picks the run (latest when run_id is 0) and reads its shape. */
 static sim_status pick_run(kind_ctx *k, sim_err *err)
 {
@@ -103,18 +119,13 @@ static sim_status load_body(void *ctx, const char *tmp_dir, FILE *script, sim_er
     kind_ctx *k = ctx;
     char path[512];
     FILE *f;
-    sim_status s = open_data(tmp_dir, "load.dat", path, sizeof path, &f, err);
+    sqlite3_stmt *st;
+    sim_status s = open_query(k, tmp_dir, "load.dat",
+                              "SELECT expert, avg(tokens), avg(coalesce(dropped, 0)) FROM "
+                              "expert_load WHERE run_id = ?1 AND layer = ?2 GROUP BY expert "
+                              "ORDER BY expert", path, sizeof path, &f, &st, err);
     if (s != SIM_OK)
         return s;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(k->h,
-                           "SELECT expert, avg(tokens), avg(coalesce(dropped, 0)) FROM expert_load "
-                           "WHERE run_id = ?1 AND layer = ?2 GROUP BY expert ORDER BY expert",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fclose(f);
-        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
-    }
-    sqlite3_bind_int64(st, 1, k->run_id);
     sqlite3_bind_int(st, 2, k->layer);
     int rows = 0;
     double total = 0;
@@ -171,19 +182,13 @@ static sim_status heatmap_body(void *ctx, const char *tmp_dir, FILE *script, sim
     kind_ctx *k = ctx;
     char path[512];
     FILE *f;
-    sim_status s = open_data(tmp_dir, "heat.dat", path, sizeof path, &f, err);
+    sqlite3_stmt *st;
+    sim_status s = open_query(k, tmp_dir, "heat.dat",
+                              "SELECT layer, expert, avg(tokens + coalesce(dropped, 0)) FROM "
+                              "expert_load WHERE run_id = ?1 GROUP BY layer, expert "
+                              "ORDER BY layer, expert", path, sizeof path, &f, &st, err);
     if (s != SIM_OK)
         return s;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(k->h,
-                           "SELECT layer, expert, avg(tokens + coalesce(dropped, 0)) "
-                           "FROM expert_load WHERE run_id = ?1 GROUP BY layer, expert "
-                           "ORDER BY layer, expert",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fclose(f);
-        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
-    }
-    sqlite3_bind_int64(st, 1, k->run_id);
     int rows = 0, last_layer = -1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int layer = sqlite3_column_int(st, 0);
@@ -469,19 +474,14 @@ static sim_status links_body(void *ctx, const char *tmp_dir, FILE *script, sim_e
     kind_ctx *k = ctx;
     char path[512];
     FILE *f;
-    sim_status s = open_data(tmp_dir, "links.dat", path, sizeof path, &f, err);
+    sqlite3_stmt *st;
+    sim_status s = open_query(k, tmp_dir, "links.dat",
+                              "SELECT l.link, l.bytes, l.busy_s, l.capacity_bytes_per_s, "
+                              "s.step_time_s FROM link_util l JOIN steps s ON s.run_id = "
+                              "l.run_id AND s.step = l.step WHERE l.run_id = ?1 AND l.step = ?2 "
+                              "ORDER BY l.rank", path, sizeof path, &f, &st, err);
     if (s != SIM_OK)
         return s;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(k->h,
-                           "SELECT l.link, l.bytes, l.busy_s, l.capacity_bytes_per_s, "
-                           "s.step_time_s FROM link_util l JOIN steps s ON s.run_id = l.run_id "
-                           "AND s.step = l.step WHERE l.run_id = ?1 AND l.step = ?2 "
-                           "ORDER BY l.rank", -1, &st, NULL) != SQLITE_OK) {
-        fclose(f);
-        return sim_err_set(err, SIM_EDB, "%s: %s", k->db_path, sqlite3_errmsg(k->h));
-    }
-    sqlite3_bind_int64(st, 1, k->run_id);
     sqlite3_bind_int(st, 2, k->step);
     /* row i: busy percent of the step, GB carried, how full it ran while busy, the name */
     int rows = 0, widest = 4;

@@ -69,6 +69,16 @@ static const char tiny[] = "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nh
                            "ffn_expert = 512\nexperts = 4\ntop_k = 2\nheads = 4\nkv_heads = 4\n"
                            "[training]\nseq_len = 128\n";
 
+static void write_scenario(const char *name, const char *text)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -82,11 +92,7 @@ static int setup(void **state)
     }
     snprintf(dir, sizeof dir, "/tmp/moesim-tools-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    char p[300];
-    snprintf(p, sizeof p, "%s/tiny.ini", dir);
-    FILE *f = fopen(p, "w");
-    fputs(tiny, f);
-    fclose(f);
+    write_scenario("tiny.ini", tiny);
     return 0;
 }
 
@@ -98,15 +104,6 @@ static int teardown(void **state)
     return system(cmd);
 }
 
-static void write_scenario(const char *name, const char *text)
-{
-    char p[300];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* 3 x 2 = 6 points, each stored once and recorded in sweep_points under the sweep's name;
  * rerunning stores nothing new (and finds every point before starting a process); after

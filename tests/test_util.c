@@ -72,6 +72,21 @@ static void test_quiet(void **state)
     assert_int_equal(p.shown, 0);
 }
 
+/* Runs are named after their scenario file: the last path part without its extension. */
+static void test_scenario_name(void **state)
+{
+    (void)state;
+    char buf[64];
+    cli_scenario_name("scenarios/default.ini", buf, sizeof buf);
+    assert_string_equal(buf, "default");
+    cli_scenario_name("a.b/c.d.ini", buf, sizeof buf);
+    assert_string_equal(buf, "c.d");
+    cli_scenario_name(".hidden", buf, sizeof buf);
+    assert_string_equal(buf, ".hidden");
+    cli_scenario_name("plain", buf, sizeof buf);
+    assert_string_equal(buf, "plain");
+}
+
 /* Usage errors are status 2; runtime errors take their status's exit code. */
 static void test_exit_codes(void **state)
 {
@@ -92,6 +107,7 @@ int main(void)
         cmocka_unit_test(test_truncates),
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_scenario_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
