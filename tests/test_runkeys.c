@@ -15,6 +15,7 @@
 
 #include "results/db.h"
 #include "results/runkeys.h"
+#include "sim/alloc.h"
 
 static char dir[64], path[128];
 
@@ -131,11 +132,42 @@ static void test_short_names_and_scenarios(void **state)
     res_db_close(db);
 }
 
+/* Every allocation of a load failing in turn: SIM_ENOMEM with nothing left allocated (the
+ * sanitizer leg checks for leaks), until the load succeeds. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    unlink(path);
+    res_db *db = NULL;
+    assert_int_equal(res_db_open(path, &db, NULL), SIM_OK);
+    int64_t r1 = put(db, "a", "[m]\nx = 1\ny = 2\n");
+    put(db, "a", "[m]\nx = 2\ny = 2\n");
+    assert_int_equal(res_db_record_point(db, "s", "m.x=1", 0, r1, NULL), SIM_OK);
+    long n;
+    for (n = 0; n < 200; n++) {
+        res_runs rs;
+        sim_err err = {0};
+        sim_alloc_fail_after(n);
+        sim_status st = res_runs_load(res_db_handle(db), path, &rs, &err);
+        sim_alloc_fail_after(-1);
+        if (st == SIM_OK) {
+            assert_int_equal(rs.n_label_keys, 1);
+            res_runs_fini(&rs);
+            break;
+        }
+        assert_int_equal(st, SIM_ENOMEM);
+        assert_int_equal(rs.n_runs, 0);
+    }
+    assert_true(n > 5 && n < 200);
+    res_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_differing_and_labels),
         cmocka_unit_test(test_short_names_and_scenarios),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
