@@ -407,16 +407,16 @@ static const char *const bd_sql[Q_N] = {
     [Q_COUNT_RUNS] = "SELECT count(*) FROM runs",
     /* the bar order: a run's position in the sweep with most points (the latest of equals),
      * then in any other sweep, then none (-1) */
-    [Q_RUNS] = "SELECT r.id, (SELECT count(*) FROM steps s WHERE s.run_id = r.id), r.name, "
-               "coalesce((SELECT p.point_index FROM sweep_points p WHERE p.run_id = r.id AND "
-               "p.sweep = (SELECT sweep FROM sweep_points GROUP BY sweep "
-               "ORDER BY count(*) DESC, max(rowid) DESC LIMIT 1)), "
-               "1000000000 + (SELECT min(p.point_index) FROM sweep_points p "
-               "WHERE p.run_id = r.id), -1) FROM runs r ORDER BY r.id",
+    [Q_RUNS] = ("SELECT r.id, (SELECT count(*) FROM steps s WHERE s.run_id = r.id), r.name, "
+                "coalesce((SELECT p.point_index FROM sweep_points p WHERE p.run_id = r.id AND "
+                "p.sweep = (SELECT sweep FROM sweep_points GROUP BY sweep "
+                "ORDER BY count(*) DESC, max(rowid) DESC LIMIT 1)), "
+                "1000000000 + (SELECT min(p.point_index) FROM sweep_points p "
+                "WHERE p.run_id = r.id), -1) FROM runs r ORDER BY r.id"),
     [Q_COUNT_CATS] = "SELECT count(DISTINCT category) FROM breakdown",
     /* Stack order: the categories' position in the runs' lists, ties by name. */
-    [Q_CATS] = "SELECT category FROM breakdown GROUP BY category "
-               "ORDER BY min(category_index), category",
+    [Q_CATS] = ("SELECT category FROM breakdown GROUP BY category "
+                "ORDER BY min(category_index), category"),
     [Q_SUMS] = "SELECT run_id, category, sum(seconds) FROM breakdown GROUP BY run_id, category",
 };
 
