@@ -3,6 +3,8 @@
 CC      ?= cc
 SHELL   := /bin/bash
 PKGS    := gsl sqlite3 cmocka inih libcjson
+# Computed once when make reads this file. Targets that first install packages (`deps`) run
+# the build in a sub-make, which reads the file again and so sees the fresh libraries.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
@@ -28,7 +30,8 @@ BENCHES  := $(BENCH_SRC:tests/%.c=$(B)/rel/tests/%)
 # keep test objects between runs
 .SECONDARY:
 
-.PHONY: all deps fuzz-deps run test test-rel test-san test-same bench fuzz validate clean
+.PHONY: all deps pkg-check fuzz-deps run test test-rel test-san test-same bench bench-run \
+        fuzz fuzz-run validate validate-run clean
 all: moesim
 
 deps:
@@ -44,17 +47,27 @@ deps:
 	  fi; \
 	fi
 
+# Every compile waits for this check: without it a missing library shows up as a cryptic
+# "gsl/gsl_rng.h: No such file" (or a link error) instead of what to do.
+pkg-check:
+	@if [ -z "$(PKG_LIBS)" ]; then \
+	  echo "pkg-config cannot find the libraries moesim needs ($(PKGS)):" >&2; \
+	  pkg-config --print-errors --libs $(PKGS) >&2 || true; \
+	  echo "run 'make deps' (installs the Debian packages, as root) or 'make run' / 'make test'," >&2; \
+	  echo "which do it first" >&2; exit 1; \
+	fi
+
 moesim: $(OBJ) $(B)/rel/cli/main.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # `make V=1` shows full command lines.
 Q := $(if $(V),,@)
-$(B)/rel/%.o: %.c
+$(B)/rel/%.o: %.c | pkg-check
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
-$(B)/san/%.o: %.c
+$(B)/san/%.o: %.c | pkg-check
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC san  $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
@@ -66,7 +79,10 @@ $(B)/san/tests/%: $(B)/san/tests/%.o $(SAN_OBJ)
 $(B)/san/moesim: $(SAN_OBJ) $(B)/san/cli/main.o
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-run: deps moesim
+# `deps` first, then the build in a sub-make (never `run: deps moesim`: under -j the build
+# would start before deps has installed anything, and with flags read before it did).
+run: deps
+	@$(MAKE) --no-print-directory moesim
 	./moesim run scenarios/default.ini
 
 # Tests find the binary under test through MOESIM (end-to-end tests run the command).
@@ -77,7 +93,7 @@ test: deps
 
 # Determinism: gcc and clang builds (when clang is installed) give identical results.
 CLANG_OBJ := $(LIB_SRC:%.c=$(B)/clang/%.o)
-$(B)/clang/%.o: %.c
+$(B)/clang/%.o: %.c | pkg-check
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC clang $<")
 	$(Q)clang $(ALL_CFLAGS) -c -o $@ $<
@@ -102,7 +118,9 @@ test-san: $(B)/san/moesim $(SAN_TESTS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  MOESIM=$(B)/san/moesim tests/run_tests.sh $(SAN_TESTS)
 
-bench: deps moesim $(BENCHES)
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+bench-run: moesim $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 	@tests/bench_run.sh ./moesim
 
@@ -119,11 +137,13 @@ FUZZ_LIB_SRC := $(filter sim/% models/%,$(LIB_SRC))
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="clang libclang-rt-14-dev $(DEB_PKGS)"
 
-$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) | pkg-check
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -I. $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 
-fuzz: fuzz-deps $(FUZZ_TARGETS)
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-run
+fuzz-run: $(FUZZ_TARGETS)
 	@for t in scenario csv; do \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; mkdir -p $(B)/fuzz/corpus_$$t; \
 	  $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
@@ -133,10 +153,12 @@ fuzz: fuzz-deps $(FUZZ_TARGETS)
 	done
 
 # Validation against closed forms and published measurements (docs/VALIDATION.md).
-validate: deps moesim $(B)/rel/validate
+validate: deps
+	@$(MAKE) --no-print-directory validate-run
+validate-run: moesim $(B)/rel/validate
 	@$(B)/rel/validate
 
-$(B)/rel/validate: tests/validate.c
+$(B)/rel/validate: tests/validate.c | pkg-check
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 

@@ -50,18 +50,30 @@ int cli_fail(const sim_err *err);
 /* Prints "moesim CMD: message" and a hint to use --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The name moesim gives the runs of scenario file path: "dir/name.ini" -> "name". */
+void cli_scenario_name(const char *path, char *out, size_t n);
+
 /* Wall-clock seconds since an arbitrary origin (monotonic). */
 double cli_now_s(void);
 
-/* Progress on stderr for long runs: silent for the first 2 s, then a bar on a terminal,
- * or a line every 10 s otherwise. */
+/* Progress on stderr for long runs: silent for the first 2 s, then on a terminal a bar
+ * redrawn in place with items done, rate and time left, otherwise a plain line every 10 s.
+ * The rate counts items done since init beyond `base` (items that were done before, e.g.
+ * points a resumed sweep finds stored, which would make the rate a lie). */
 typedef struct cli_progress {
-    const char *what;
+    const char *what;          /* "sweep" */
+    const char *unit;          /* "points"; NULL: "done", rate in 1/s */
+    long base;                 /* items already done at init (0 unless set) */
     double t0, last;
     int quiet, tty, shown;
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *what, int quiet);
 void cli_progress_update(cli_progress *p, long done, long total);
 void cli_progress_done(cli_progress *p);
+/* The text cli_progress_update prints for done of total after elapsed_s seconds: tty != 0
+ * gives the bar line (starting with '\r', no newline), else a plain line ending in '\n'.
+ * Truncated to fit n. */
+void cli_progress_format(const cli_progress *p, int tty, long done, long total,
+                         double elapsed_s, char *buf, size_t n);
 
 #endif

@@ -10,8 +10,10 @@ static const char merge_usage[] =
     "usage: moesim merge A.db [B.db ...] -o ALL.db\n"
     "\n"
     "Copies every run of the given databases (e.g. the shards of a sweep) into ALL.db,\n"
-    "created if needed. A run already in ALL.db is not copied twice, so merging again is\n"
-    "harmless. Each source is merged in one transaction.\n";
+    "created if needed, with all its rows. A run whose point (scenario name and resolved\n"
+    "keys, the seed among them) ALL.db already holds is not copied: merging again is\n"
+    "harmless, and two separately run copies of a sweep give each point once. Sweep\n"
+    "records (sweep_points) come along. Each source is merged in one transaction.\n";
 
 int cli_merge(int argc, char **argv)
 {
@@ -51,5 +53,8 @@ int cli_merge(int argc, char **argv)
     printf("merged %d database%s into %s: %ld run%s copied, %ld already there\n", n,
            n == 1 ? "" : "s", out, st.runs_copied, st.runs_copied == 1 ? "" : "s",
            st.runs_skipped);
+    if (st.runs_other_version)
+        printf("note: %ld of the runs already there came from another moesim version; the "
+               "copy already in %s was kept\n", st.runs_other_version, out);
     return 0;
 }

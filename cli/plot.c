@@ -19,9 +19,12 @@ static const char plot_usage[] =
     "                       compute boxes and send strips coloured by category   [--run ID]\n"
     "  sweep                a metric against a scenario key, one line per value of a second\n"
     "                       key   --x section.key [--by section.key] [--metric NAME]\n"
+    "  links                the busiest links of one step: busy time in % of the step, GB\n"
+    "                       carried   [--run ID] [--step S]\n"
     "\n"
     "  --run ID        the run to draw (default: the latest in DB)\n"
     "  --layer L       MoE layer, from 0 (default 0)\n"
+    "  --step S        step, from 0 (default 0)\n"
     "  --metric NAME   a name from the metrics table (default step_time_s)\n";
 
 int cli_plot(int argc, char **argv)
@@ -29,7 +32,7 @@ int cli_plot(int argc, char **argv)
     const char *db = NULL, *out = NULL, *kind = "breakdown", *x = NULL, *by = NULL;
     const char *metric = "step_time_s";
     long long run = 0;
-    int layer = 0;
+    int layer = 0, step = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -38,7 +41,7 @@ int cli_plot(int argc, char **argv)
         }
         int takes = !strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--kind") ||
                     !strcmp(a, "--run") || !strcmp(a, "--layer") || !strcmp(a, "--x") ||
-                    !strcmp(a, "--by") || !strcmp(a, "--metric");
+                    !strcmp(a, "--by") || !strcmp(a, "--metric") || !strcmp(a, "--step");
         if (takes) {
             if (i + 1 >= argc)
                 return cli_usage_error("plot", "%s needs a value", a);
@@ -60,9 +63,13 @@ int cli_plot(int argc, char **argv)
                     return cli_usage_error("plot", "--run: expected a run id (got \"%s\")", v);
             } else {
                 long l = strtol(v, &end, 10);
-                if (*end || l < 0 || l > 1000000)
-                    return cli_usage_error("plot", "--layer: expected a layer number (got \"%s\")", v);
-                layer = (int)l;
+                if (*end || end == v || l < 0 || l > 1000000)
+                    return cli_usage_error("plot", "%s: expected a %s number (got \"%s\")", a,
+                                           a[2] == 'l' ? "layer" : "step", v);
+                if (a[2] == 'l')
+                    layer = (int)l;
+                else
+                    step = (int)l;
             }
         } else if (a[0] == '-' && a[1] != '\0') {
             return cli_usage_error("plot", "unknown option '%s'", a);
@@ -86,12 +93,14 @@ int cli_plot(int argc, char **argv)
         s = res_plot_heatmap(db, run, out, &err);
     else if (!strcmp(kind, "timeline"))
         s = res_plot_timeline(db, run, out, &err);
+    else if (!strcmp(kind, "links"))
+        s = res_plot_links(db, run, step, out, &err);
     else if (!strcmp(kind, "sweep")) {
         if (!x)
             return cli_usage_error("plot", "--kind sweep needs --x section.key");
         s = res_plot_sweep(db, metric, x, by, out, &err);
     } else
-        return cli_usage_error("plot", "--kind: expected breakdown, load, heatmap, timeline or sweep (got \"%s\")",
+        return cli_usage_error("plot", "--kind: expected breakdown, load, heatmap, timeline, sweep or links (got \"%s\")",
                                kind);
     if (s != SIM_OK)
         return cli_fail(&err);

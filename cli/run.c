@@ -441,8 +441,18 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
 /* GPUs whose tasks of the first step are stored for `moesim plot --kind timeline` */
 #define TIMELINE_GPUS 16
 
+/* The step's busiest links as the database takes them (names point into r). */
+static void links_of(const step_result *r, res_link *out)
+{
+    for (int l = 0; l < r->n_links; l++)
+        out[l] = (res_link){.name = r->links[l].name,
+                            .capacity_bytes_per_s = r->links[l].capacity_bytes_per_s,
+                            .bytes = r->links[l].bytes, .busy_s = r->links[l].busy_s};
+}
+
 /* The first step's tasks as a Chrome trace: a process per GPU with a compute track and a
- * track of the messages it sends (async spans: they overlap). */
+ * track of the messages it sends (async spans: they overlap), then a process with a counter
+ * per busy link (the step's busiest links: busy percent and GB carried). */
 static sim_status write_trace(const char *path, const char *name, const run_totals *t,
                               int n_gpus, sim_err *err)
 {
@@ -467,6 +477,10 @@ static sim_status write_trace(const char *path, const char *name, const run_tota
         else
             res_trace_complete(tr, p->gpu, 0, cat, cat, ts, dur, NULL, 0);
     }
+    res_link links[STEP_MAX_LINKS];
+    assert(r->n_links >= 0 && r->n_links <= STEP_MAX_LINKS);
+    links_of(r, links);
+    res_trace_links(tr, n_gpus, n_gpus, 0, sim_time_to_s(r->step_time), links, r->n_links);
     return res_trace_close(tr, err);
 }
 
@@ -482,9 +496,10 @@ static sim_status store(const char *db_path, const char *name, const char *text,
     res_span *spans = NULL;
     size_t n_spans = 0;
     double (*bd)[STEP_N_CAT] = sim_calloc((size_t)t->n_steps, sizeof *bd);
+    res_link (*links)[STEP_MAX_LINKS] = sim_calloc((size_t)t->n_steps, sizeof *links);
     sim_status st = SIM_OK;
     res_db *db = NULL;
-    if (!resolved || !steps || !bd) {
+    if (!resolved || !steps || !bd || !links) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory");
         goto done;
     }
@@ -507,6 +522,8 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         const step_result *r = &t->steps[i];
         for (int k = 0; k < STEP_N_CAT; k++)
             bd[i][k] = sim_time_to_s(r->breakdown[k]);
+        assert(r->n_links >= 0 && r->n_links <= STEP_MAX_LINKS);
+        links_of(r, links[i]);
         steps[i] = (res_step){
             .step = i,
             .step_time_s = sim_time_to_s(r->step_time),
@@ -523,8 +540,13 @@ static sim_status store(const char *db_path, const char *name, const char *text,
             .expert_cold = t->expert_cold + (size_t)i * L * E,
             .spans = i == 0 ? spans : NULL,
             .n_spans = i == 0 ? n_spans : 0,
+            .links = links[i],
+            .n_links = r->n_links,
         };
     }
+    res_memory mem = {.n_parts = MEM_N_PARTS, .part_names = mem_part_names,
+                      .part_bytes = s->mem.part_bytes, .total_bytes = s->mem.total_bytes,
+                      .capacity_bytes = s->mem.capacity_bytes, .fits = s->mem.fits};
     res_metric metrics[] = {
         {"step_time_s", s->step_time_s},
         {"tokens_per_s_per_gpu", s->tokens / t->n_steps / s->step_time_s / n},
@@ -579,6 +601,7 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         .steps = steps,
         .n_metrics = (int)(sizeof metrics / sizeof metrics[0]),
         .metrics = metrics,
+        .memory = &mem,
     };
     st = res_db_open(db_path, &db, err);
     if (st == SIM_OK)
@@ -589,6 +612,7 @@ done:
     sim_free(resolved);
     sim_free(steps);
     sim_free(bd);
+    sim_free(links);
     return st;
 }
 

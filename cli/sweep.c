@@ -1,8 +1,10 @@
 /* cli/sweep.c: `moesim sweep`: the cartesian product of --set value lists, each point one
  * `moesim run` in its own process (so --jobs N runs points in parallel and a crash or a
  * kill loses at most the points in flight), all into one database. Points already stored
- * (same scenario name and resolved keys) are skipped, so an interrupted sweep resumes where
- * it stopped. --shard K/N runs every N-th point, for spreading a sweep over machines. */
+ * (same scenario name and resolved keys: the sweep resolves each point's keys itself before
+ * starting anything) are skipped, so an interrupted sweep resumes where it stopped; every
+ * point stored or found is recorded in sweep_points. --shard K/N runs every N-th point, for
+ * spreading a sweep over machines. */
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,24 +20,30 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "models/scenario.h"
 #include "results/db.h"
 #include "sim/alloc.h"
+#include "sim/cfg.h"
 
 extern char **environ;
 
 static const char sweep_usage[] =
     "usage: moesim sweep FILE --set section.key=v1,v2,... [--set ...]... [--db PATH]\n"
-    "                    [--jobs N] [--shard K/N] [--quiet]\n"
+    "                    [--jobs N] [--shard K/N] [--name NAME] [--quiet]\n"
     "\n"
     "Runs scenario FILE once for every combination of the listed values (the first --set\n"
     "varies slowest). A --set with one value applies to every point. Each point is one run\n"
-    "in the database (default results/runs/NAME.db); points already stored are skipped, so\n"
-    "rerunning an interrupted sweep finishes it.\n"
+    "in the database (default results/runs/NAME.db); points already stored (same scenario\n"
+    "and resolved keys) are skipped, so rerunning an interrupted sweep finishes it. Every\n"
+    "point is recorded in the table sweep_points under the sweep's name.\n"
     "\n"
     "  --jobs N     run N points at a time, each in its own process (default 1)\n"
     "  --shard K/N  run only points K, K+N, K+2N, ... (1 <= K <= N), e.g. one shard per\n"
     "               machine, each into its own --db; combine with 'moesim merge'\n"
-    "  --quiet      no progress output on stderr\n";
+    "  --name NAME  the sweep's name in sweep_points (default: the scenario name and the\n"
+    "               --set lists, e.g. \"default: model.layers=4,8\")\n"
+    "  --quiet      no progress output on stderr (otherwise: points done, points/s and time\n"
+    "               left, as a bar on a terminal, a line every 10 s when redirected)\n";
 
 typedef struct axis {
     char *key;                 /* "section.key" */
@@ -48,20 +56,26 @@ typedef struct point {
     pid_t pid;
     int status;                /* exit status; -1 while running or not started */
     long long run_id;
-    int skipped;
+    int skipped;               /* already stored (found here, or by the child) */
+    int stored_before;         /* found before starting: no process needed */
 } point;
 
 typedef struct sweep {
-    const char *file, *db;
+    const char *file, *db, *name_opt;
     axis *axes;
     int n_axes;
     int jobs, shard_k, shard_n, quiet;
+    char scenario[256];        /* the scenario's name, as moesim run names it */
+    char *name;                /* the sweep's name in sweep_points */
+    res_db *conn;              /* the database, once it exists (for points and records) */
     char tmp[64];
     char db_buf[512];
 } sweep;
 
 static void sweep_fini(sweep *s)
 {
+    res_db_close(s->conn);
+    sim_free(s->name);
     for (int a = 0; a < s->n_axes; a++) {
         sim_free(s->axes[a].key);
         for (int v = 0; v < s->axes[a].n; v++)
@@ -127,7 +141,7 @@ static int parse_args(int argc, char **argv, sweep *s)
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             s->quiet = 1;
         } else if (!strcmp(a, "--set") || !strcmp(a, "--db") || !strcmp(a, "--jobs") ||
-                   !strcmp(a, "--shard")) {
+                   !strcmp(a, "--shard") || !strcmp(a, "--name")) {
             if (!val)
                 return cli_usage_error("sweep", "%s needs a value", a);
             i++;
@@ -137,6 +151,10 @@ static int parse_args(int argc, char **argv, sweep *s)
                     return rc;
             } else if (!strcmp(a, "--db")) {
                 s->db = val;
+            } else if (!strcmp(a, "--name")) {
+                if (!*val)
+                    return cli_usage_error("sweep", "--name: expected a name");
+                s->name_opt = val;
             } else if (!strcmp(a, "--jobs")) {
                 char *end;
                 long j = strtol(val, &end, 10);
@@ -181,6 +199,125 @@ static int value_of(const sweep *s, long i, int a)
     for (int b = s->n_axes - 1; b > a; b--)
         i /= s->axes[b].n;
     return (int)(i % s->axes[a].n);
+}
+
+/* Appends "fmt..." to the growing string *buf (length *len, capacity *cap); -1: no memory. */
+static int append(char **buf, size_t *len, size_t *cap, const char *a, const char *b)
+{
+    size_t need = *len + strlen(a) + strlen(b) + 1;
+    if (sim_grow((void **)buf, cap, need, 1))
+        return -1;
+    *len += (size_t)sprintf(*buf + *len, "%s%s", a, b);
+    return 0;
+}
+
+/* The sweep's default name: "SCENARIO: key=v1,v2 key2=w1" (every --set, in order). */
+static char *sweep_name(const sweep *s)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (append(&buf, &len, &cap, s->name_opt ? s->name_opt : s->scenario,
+               s->name_opt ? "" : ":"))
+        return NULL;
+    for (int a = 0; !s->name_opt && a < s->n_axes; a++) {
+        if (append(&buf, &len, &cap, " ", s->axes[a].key) || append(&buf, &len, &cap, "=", ""))
+            goto fail;
+        for (int v = 0; v < s->axes[a].n; v++)
+            if (append(&buf, &len, &cap, v ? "," : "", s->axes[a].values[v]))
+                goto fail;
+    }
+    return buf;
+fail:
+    sim_free(buf);
+    return NULL;
+}
+
+/* Point i's --set values: "key=v key2=w" (NULL: no memory). */
+static char *point_text(const sweep *s, long i)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (append(&buf, &len, &cap, "", ""))
+        return NULL;
+    for (int a = 0; a < s->n_axes; a++)
+        if (append(&buf, &len, &cap, a ? " " : "", s->axes[a].key) ||
+            append(&buf, &len, &cap, "=", s->axes[a].values[value_of(s, i, a)])) {
+            sim_free(buf);
+            return NULL;
+        }
+    return buf;
+}
+
+/* Opens the database once it exists (before that nothing is stored: nothing to find, and a
+ * sweep whose every point fails must not leave an empty database behind). */
+static res_db *conn(sweep *s)
+{
+    struct stat st;
+    if (!s->conn && stat(s->db, &st) == 0) {
+        sim_err err = {0};
+        if (res_db_open(s->db, &s->conn, &err) != SIM_OK) {
+            fprintf(stderr, "moesim sweep: %s\n", err.msg);
+            s->conn = NULL;
+        }
+    }
+    return s->conn;
+}
+
+/* Is point i already stored? Resolves its keys as moesim run would and looks the run up.
+ * A point whose keys do not resolve is left to its run, which reports the error. */
+static void find_stored(sweep *s, point *p)
+{
+    res_db *db = conn(s);
+    if (!db)
+        return;
+    const char **sets = sim_calloc((size_t)s->n_axes, sizeof *sets);
+    char **owned = sim_calloc((size_t)s->n_axes, sizeof *owned);
+    scn_config *c = sim_malloc(sizeof *c);
+    char *resolved = NULL;
+    if (!sets || !owned || !c)
+        goto done;
+    for (int a = 0; a < s->n_axes; a++) {
+        const char *v = s->axes[a].values[value_of(s, p->index, a)];
+        size_t len = strlen(s->axes[a].key) + strlen(v) + 2;
+        if (!(owned[a] = sim_malloc(len)))
+            goto done;
+        snprintf(owned[a], len, "%s=%s", s->axes[a].key, v);
+        sets[a] = owned[a];
+    }
+    sim_err err = {0};
+    if (cli_load_scenario(s->file, sets, (size_t)s->n_axes, c, NULL, &err) != SIM_OK)
+        goto done;
+    resolved = sim_cfg_format(scn_keys, scn_n_keys, c);
+    int64_t id = 0;
+    if (resolved && res_db_find_run(db, s->scenario, resolved, &id, &err) == SIM_OK && id) {
+        p->run_id = id;
+        p->skipped = p->stored_before = 1;
+        p->status = 0;
+    }
+done:
+    sim_free(resolved);
+    sim_free(c);
+    if (owned)
+        for (int a = 0; a < s->n_axes; a++)
+            sim_free(owned[a]);
+    sim_free(owned);
+    sim_free(sets);
+}
+
+/* Records a stored point in sweep_points; a failure is reported, not fatal (the run is
+ * stored: a rerun finds it and records it then). */
+static int record(sweep *s, const point *p)
+{
+    res_db *db = conn(s);
+    char *pt = point_text(s, p->index);
+    sim_err err = {0};
+    int ok = db && pt && p->run_id > 0 &&
+             res_db_record_point(db, s->name, pt, p->index, p->run_id, &err) == SIM_OK;
+    if (!ok)
+        fprintf(stderr, "moesim sweep: point %ld: not recorded in sweep_points: %s\n",
+                p->index + 1, err.msg[0] ? err.msg : pt ? "no run id" : "out of memory");
+    sim_free(pt);
+    return ok;
 }
 
 static void tmp_path(const sweep *s, long i, const char *ext, char *out, size_t n)
@@ -341,11 +478,14 @@ int cli_sweep(int argc, char **argv)
         mkdir("results", 0777);
         mkdir("results/runs", 0777);
     }
+    cli_scenario_name(s.file, s.scenario, sizeof s.scenario);
+    s.name = sweep_name(&s);
     long total = n_points(&s), n = 0;
     point *pts = sim_calloc((size_t)total, sizeof *pts);
     snprintf(s.tmp, sizeof s.tmp, "/tmp/moesim-sweep-XXXXXX");
-    if (!pts || !mkdtemp(s.tmp)) {
-        fprintf(stderr, "moesim sweep: cannot set up: %s\n", pts ? strerror(errno) : "out of memory");
+    if (!pts || !s.name || !mkdtemp(s.tmp)) {
+        fprintf(stderr, "moesim sweep: cannot set up: %s\n",
+                pts && s.name ? strerror(errno) : "out of memory");
         sim_free(pts);
         sweep_fini(&s);
         return 1;
@@ -354,11 +494,26 @@ int cli_sweep(int argc, char **argv)
         if (!s.shard_n || i % s.shard_n == s.shard_k - 1)
             pts[n++] = (point){.index = i, .pid = -1, .status = -1};
 
+    /* points already stored need no process; record them (the record may be missing: a
+     * sweep killed between a run and its record, or a run made outside the sweep) */
+    long stored = 0;
+    for (long i = 0; i < n; i++) {
+        find_stored(&s, &pts[i]);
+        if (pts[i].stored_before) {
+            record(&s, &pts[i]);
+            stored++;
+        }
+    }
+
     cli_progress pr;
     cli_progress_init(&pr, "sweep", s.quiet);
-    long next = 0, running = 0, done = 0;
+    pr.unit = "points";
+    pr.base = stored;
+    long next = 0, running = 0, done = stored;
     int worst = 0;
     while (done < n) {
+        while (next < n && pts[next].stored_before)
+            next++;
         while (worst != 2 && running < s.jobs && next < n) {
             pts[next].pid = spawn_point(&s, pts[next].index);
             if (pts[next].pid < 0) {
@@ -370,6 +525,8 @@ int cli_sweep(int argc, char **argv)
                 running++;
             }
             next++;
+            while (next < n && pts[next].stored_before)
+                next++;
         }
         if (running == 0)
             break;
@@ -388,6 +545,7 @@ int cli_sweep(int argc, char **argv)
             done++;
             if (pts[i].status == 0) {
                 read_result(&s, &pts[i]);
+                record(&s, &pts[i]);
             } else {
                 print_child_error(&s, &pts[i]);
                 int sev = pts[i].status == 2 ? 2 : 1;
@@ -404,6 +562,8 @@ int cli_sweep(int argc, char **argv)
         print_table(&s, pts, n);
     printf("sweep: %ld of %ld points stored in %s%s\n", ok, n, s.db,
            ok < n ? " (rerun the same command to finish)" : "");
+    if (stored)
+        printf("sweep: %ld of them were already stored (not run again)\n", stored);
     remove_tmp(&s, pts, n);
     sim_free(pts);
     sweep_fini(&s);

@@ -134,10 +134,50 @@ static const char schema_v3[] =
     "CREATE INDEX task_spans_run ON task_spans(run_id, step, gpu);\n"
     "PRAGMA user_version = 3;\n";
 
+/* Schema 4: the busiest links per step, the memory footprint per GPU, the points of sweeps,
+ * and an index to find a run by what it is (name and resolved keys: resume, merge). */
+static const char schema_v4[] =
+    "CREATE TABLE link_util (\n"
+    "  run_id               INTEGER NOT NULL,\n"
+    "  step                 INTEGER NOT NULL,\n"
+    "  rank                 INTEGER NOT NULL,\n"   /* 0: the link that carried most bytes */
+    "  link                 TEXT NOT NULL,\n"
+    "  capacity_bytes_per_s REAL NOT NULL,\n"
+    "  bytes                REAL NOT NULL,\n"
+    "  busy_s               REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, step, rank),\n"
+    "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE\n"
+    ");\n"
+    "CREATE INDEX link_util_link ON link_util(link);\n"
+    "CREATE TABLE memory (\n"
+    "  run_id         INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  total_bytes    REAL NOT NULL,\n"
+    "  capacity_bytes REAL NOT NULL,\n"
+    "  fits           INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE memory_part (\n"
+    "  run_id     INTEGER NOT NULL REFERENCES memory(run_id) ON DELETE CASCADE,\n"
+    "  part       TEXT NOT NULL,\n"
+    "  part_index INTEGER NOT NULL,\n"
+    "  bytes      REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, part)\n"
+    ");\n"
+    "CREATE TABLE sweep_points (\n"
+    "  sweep       TEXT NOT NULL,\n"
+    "  point       TEXT NOT NULL,\n"               /* the point's --set values */
+    "  point_index INTEGER NOT NULL,\n"
+    "  run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  PRIMARY KEY (sweep, point)\n"
+    ");\n"
+    "CREATE INDEX sweep_points_run ON sweep_points(run_id);\n"
+    "CREATE INDEX runs_point ON runs(name, resolved);\n"
+    "PRAGMA user_version = 4;\n";
+
 static const res_migration migrations[] = {
     {0, schema_v1},
     {1, schema_v2},
     {2, schema_v3},
+    {3, schema_v4},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -416,7 +456,7 @@ struct sqlite3 *res_db_handle(res_db *db)
 /* ---- writing a run ---- */
 
 enum { ST_RUN, ST_STEP, ST_BREAKDOWN, ST_GPU, ST_EXPERT, ST_METRIC, ST_LAYER, ST_GPU_LOAD,
-       ST_SPAN, ST_COUNT };
+       ST_SPAN, ST_LINK, ST_MEMORY, ST_MEMORY_PART, ST_COUNT };
 
 static const char *const insert_sql[ST_COUNT] = {
     [ST_RUN] = "INSERT INTO runs (name, scenario, resolved, seed, version, started_at, wall_s, "
@@ -437,6 +477,12 @@ static const char *const insert_sql[ST_COUNT] = {
                     "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_SPAN] = "INSERT INTO task_spans (run_id, step, gpu, stream, category_index, start_s, "
                 "end_s, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_LINK] = "INSERT INTO link_util (run_id, step, rank, link, capacity_bytes_per_s, bytes, "
+                "busy_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_MEMORY] = "INSERT INTO memory (run_id, total_bytes, capacity_bytes, fits) "
+                  "VALUES (?1, ?2, ?3, ?4)",
+    [ST_MEMORY_PART] = "INSERT INTO memory_part (run_id, part, part_index, bytes) "
+                       "VALUES (?1, ?2, ?3, ?4)",
 };
 
 /* The uint64 seed as the int64 with the same bits (two's complement), without relying on
@@ -467,6 +513,16 @@ static void check_run(const res_run *run)
         assert(!s->expert_dropped || s->expert_tokens);
         assert(!s->expert_cold || s->expert_tokens);
         assert(s->events <= (uint64_t)INT64_MAX);
+        assert(s->n_links >= 0 && (s->n_links == 0 || s->links));
+        for (int l = 0; l < s->n_links; l++)
+            assert(s->links[l].name);
+    }
+    if (run->memory) {
+        assert(run->memory->n_parts >= 0);
+        assert(run->memory->n_parts == 0 ||
+               (run->memory->part_names && run->memory->part_bytes));
+        for (int p = 0; p < run->memory->n_parts; p++)
+            assert(run->memory->part_names[p]);
     }
 }
 
@@ -517,6 +573,37 @@ static int write_routing(sqlite3_stmt **st, int64_t id, const res_run *run, cons
             (rc = sqlite3_bind_double(q, 6, p->start_s)) ||
             (rc = sqlite3_bind_double(q, 7, p->end_s)) ||
             (rc = sqlite3_bind_double(q, 8, p->bytes)) || (rc = insert_row(q)))
+            return rc;
+    }
+    q = st[ST_LINK];
+    for (int l = 0; s->links && l < s->n_links; l++) {
+        const res_link *k = &s->links[l];
+        if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_int(q, 2, s->step)) ||
+            (rc = sqlite3_bind_int(q, 3, l)) ||
+            (rc = sqlite3_bind_text(q, 4, k->name, -1, SQLITE_STATIC)) ||
+            (rc = sqlite3_bind_double(q, 5, k->capacity_bytes_per_s)) ||
+            (rc = sqlite3_bind_double(q, 6, k->bytes)) ||
+            (rc = sqlite3_bind_double(q, 7, k->busy_s)) || (rc = insert_row(q)))
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* Schema 4: the run's memory footprint per GPU, total and by part. */
+static int write_memory(sqlite3_stmt **st, int64_t id, const res_memory *m)
+{
+    int rc = SQLITE_OK;
+    sqlite3_stmt *q = st[ST_MEMORY];
+    if ((rc = sqlite3_bind_int64(q, 1, id)) || (rc = sqlite3_bind_double(q, 2, m->total_bytes)) ||
+        (rc = sqlite3_bind_double(q, 3, m->capacity_bytes)) ||
+        (rc = sqlite3_bind_int(q, 4, m->fits != 0)) || (rc = insert_row(q)))
+        return rc;
+    q = st[ST_MEMORY_PART];
+    for (int p = 0; p < m->n_parts; p++) {
+        if ((rc = sqlite3_bind_int64(q, 1, id)) ||
+            (rc = sqlite3_bind_text(q, 2, m->part_names[p], -1, SQLITE_STATIC)) ||
+            (rc = sqlite3_bind_int(q, 3, p)) ||
+            (rc = sqlite3_bind_double(q, 4, m->part_bytes[p])) || (rc = insert_row(q)))
             return rc;
     }
     return SQLITE_OK;
@@ -617,6 +704,8 @@ sim_status res_db_write_run(res_db *db, const res_run *run, int64_t *run_id, sim
             (rc = sqlite3_bind_double(q, 3, run->metrics[m].value)) || (rc = insert_row(q)))
             goto fail;
     }
+    if (run->memory && (rc = write_memory(st, id, run->memory)) != SQLITE_OK)
+        goto fail;
 
     for (int i = 0; i < ST_COUNT; i++) {
         sqlite3_finalize(st[i]);
@@ -660,6 +749,29 @@ sim_status res_db_find_run(res_db *db, const char *name, const char *resolved, i
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         s = sim_err_set(err, SIM_EDB, "looking up a run: %s",
                         sqlite3_errmsg(res_db_handle(db)));
+    sqlite3_finalize(st);
+    return s;
+}
+
+sim_status res_db_record_point(res_db *db, const char *sweep, const char *point,
+                               long point_index, int64_t run_id, sim_err *err)
+{
+    assert(db && sweep && point);
+    sqlite3 *c = res_db_handle(db);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c,
+                                "INSERT OR REPLACE INTO sweep_points (sweep, point, point_index, "
+                                "run_id) VALUES (?1, ?2, ?3, ?4)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK && !(rc = sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC)) &&
+        !(rc = sqlite3_bind_text(st, 2, point, -1, SQLITE_STATIC)) &&
+        !(rc = sqlite3_bind_int64(st, 3, point_index)) &&
+        !(rc = sqlite3_bind_int64(st, 4, run_id)))
+        rc = sqlite3_step(st);
+    sim_status s = SIM_OK;
+    if (rc != SQLITE_DONE)
+        s = sim_err_set(err, SIM_EDB, "%s: cannot record sweep point %s: %s", db->path, point,
+                        sqlite3_errmsg(c));
     sqlite3_finalize(st);
     return s;
 }

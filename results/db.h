@@ -15,7 +15,7 @@
 
 #include "sim/err.h"
 
-#define RES_SCHEMA_VERSION 3
+#define RES_SCHEMA_VERSION 4
 
 typedef struct res_db res_db;
 
@@ -40,6 +40,24 @@ typedef struct res_span {
     double bytes;                    /* messages only; 0 for compute */
 } res_span;
 
+/* One link's traffic in one step (schema 4): the step keeps its busiest links only. */
+typedef struct res_link {
+    const char *name;                /* the link in words, e.g. "node 0 GPU 3 NIC up" */
+    double capacity_bytes_per_s;     /* after efficiency */
+    double bytes;                    /* carried during the step */
+    double busy_s;                   /* time with at least one flow moving bytes over it */
+} res_link;
+
+/* The memory one GPU needs (schema 4), by part (weights, gradients, ...). */
+typedef struct res_memory {
+    int n_parts;
+    const char *const *part_names;   /* [n_parts], distinct */
+    const double *part_bytes;        /* [n_parts] */
+    double total_bytes;
+    double capacity_bytes;           /* the GPU's memory */
+    int fits;                        /* total_bytes <= capacity_bytes */
+} res_memory;
+
 /* One simulated training step. Arrays are indexed as documented; counts live in res_run. */
 typedef struct res_step {
     int step;                        /* 0-based */
@@ -60,6 +78,9 @@ typedef struct res_step {
     /* schema 3 (timeline); may be NULL */
     const res_span *spans;           /* [n_spans] */
     size_t n_spans;
+    /* schema 4 (links); may be NULL */
+    const res_link *links;           /* [n_links], busiest first (rank 0) */
+    int n_links;
 } res_step;
 
 /* A named scalar of the run (e.g. "tokens_per_s_per_gpu"). */
@@ -85,6 +106,7 @@ typedef struct res_run {
     const res_step *steps;           /* [n_steps] */
     int n_metrics;
     const res_metric *metrics;       /* [n_metrics] */
+    const res_memory *memory;        /* schema 4; NULL: not reported */
 } res_run;
 
 /* Opens (creating if absent) the database at path, creating or migrating the schema.
@@ -112,6 +134,13 @@ sim_status res_db_write_run(res_db *db, const res_run *run, int64_t *run_id, sim
  * seed): *run_id receives its id, or 0 when there is none. */
 sim_status res_db_find_run(res_db *db, const char *name, const char *resolved, int64_t *run_id,
                            sim_err *err);
+
+/* Records that point `point` (the sweep's --set values for it, e.g. "model.layers=2
+ * run.seed=1") of sweep `sweep` is stored as run run_id, replacing an earlier record of
+ * the same point (schema 4, table sweep_points). point_index: its position in the sweep's
+ * cartesian product, from 0. SIM_EDB when run_id is not a run of this database. */
+sim_status res_db_record_point(res_db *db, const char *sweep, const char *point,
+                               long point_index, int64_t run_id, sim_err *err);
 
 /* The underlying connection, for readers (plots, checks, tests). Owned by db. */
 struct sqlite3 *res_db_handle(res_db *db);

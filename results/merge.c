@@ -1,4 +1,6 @@
-/* results/merge.c: copies runs between results databases without duplicates. */
+/* results/merge.c: copies runs between results databases without duplicates: a run is
+ * identified by what it is (scenario name and resolved keys), looked up through the index
+ * runs_point. */
 #include "results/merge.h"
 
 #include <sqlite3.h>
@@ -62,8 +64,10 @@ static sim_status fail(sqlite3 *h, const char *what, const char *src, sim_err *e
 #define RUN_COLS "name, scenario, resolved, seed, version, started_at, wall_s, n_gpus, " \
                  "n_layers, n_experts, n_steps"
 
-static sim_status merge_one(res_db *db, const char *src, res_merge_stats *stats, sim_err *err)
+/* Merges one source in one transaction; *total grows by its counts only when it commits. */
+static sim_status merge_one(res_db *db, const char *src, res_merge_stats *total, sim_err *err)
 {
+    res_merge_stats counts = {0}, *stats = &counts;
     sqlite3 *h = res_db_handle(db);
     /* migrate the source to this schema (and refuse newer ones) by opening it */
     res_db *sdb = NULL;
@@ -72,6 +76,7 @@ static sim_status merge_one(res_db *db, const char *src, res_merge_stats *stats,
     if (s != SIM_OK)
         return s;
     sqlite3_stmt *att = NULL, *runs = NULL, *exists = NULL, *ins = NULL, *tabs = NULL;
+    sqlite3_stmt *points = NULL;
     sqlite3_stmt *copy[32] = {0};
     int n_copy = 0;
     if (sqlite3_prepare_v2(h, "ATTACH DATABASE ?1 AS src", -1, &att, NULL) != SQLITE_OK)
@@ -86,9 +91,11 @@ static sim_status merge_one(res_db *db, const char *src, res_merge_stats *stats,
         s = fail(h, "cannot begin", src, err);
         goto detach;
     }
-    /* tables with a run_id column, in creation order (parents before children) */
+    /* tables with a run_id column, in creation order (parents before children); sweep_points
+     * is keyed by the point, not the run, and is copied on its own below */
     if (sqlite3_prepare_v2(h, "SELECT name FROM main.sqlite_master WHERE type = 'table' AND "
-                              "name != 'runs' ORDER BY rowid", -1, &tabs, NULL) != SQLITE_OK)
+                              "name NOT IN ('runs', 'sweep_points') ORDER BY rowid",
+                           -1, &tabs, NULL) != SQLITE_OK)
         goto db_fail;
     while (sqlite3_step(tabs) == SQLITE_ROW && n_copy < 32) {
         char *sql = copy_sql(h, (const char *)sqlite3_column_text(tabs, 0));
@@ -101,10 +108,13 @@ static sim_status merge_one(res_db *db, const char *src, res_merge_stats *stats,
         n_copy++;
     }
     if (sqlite3_prepare_v2(h, "SELECT id FROM src.runs ORDER BY id", -1, &runs, NULL) ||
-        sqlite3_prepare_v2(h, "SELECT 1 FROM main.runs m, src.runs s WHERE s.id = ?1 AND "
-                              "m.name = s.name AND m.resolved = s.resolved AND "
-                              "m.version = s.version AND m.started_at = s.started_at AND "
-                              "m.wall_s = s.wall_s", -1, &exists, NULL) ||
+        sqlite3_prepare_v2(h, "SELECT m.id, m.version = s.version FROM src.runs s "
+                              "JOIN main.runs m INDEXED BY runs_point "
+                              "ON m.name = s.name AND m.resolved = s.resolved "
+                              "WHERE s.id = ?1 ORDER BY m.id LIMIT 1", -1, &exists, NULL) ||
+        sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO main.sweep_points (sweep, point, "
+                              "point_index, run_id) SELECT sweep, point, point_index, ?1 "
+                              "FROM src.sweep_points WHERE run_id = ?2", -1, &points, NULL) ||
         sqlite3_prepare_v2(h, "INSERT INTO main.runs (" RUN_COLS ") SELECT " RUN_COLS
                               " FROM src.runs WHERE id = ?1", -1, &ins, NULL))
         goto db_fail;
@@ -113,30 +123,42 @@ static sim_status merge_one(res_db *db, const char *src, res_merge_stats *stats,
         sqlite3_reset(exists);
         sqlite3_bind_int64(exists, 1, old);
         rc = sqlite3_step(exists);
+        sqlite3_int64 target_id;
         if (rc == SQLITE_ROW) {
+            target_id = sqlite3_column_int64(exists, 0);
             stats->runs_skipped++;
-            continue;
-        }
-        if (rc != SQLITE_DONE)
-            goto db_fail;
-        sqlite3_reset(ins);
-        sqlite3_bind_int64(ins, 1, old);
-        if (sqlite3_step(ins) != SQLITE_DONE)
-            goto db_fail;
-        sqlite3_int64 fresh = sqlite3_last_insert_rowid(h);
-        for (int t = 0; t < n_copy; t++) {
-            sqlite3_reset(copy[t]);
-            sqlite3_bind_int64(copy[t], 1, fresh);
-            sqlite3_bind_int64(copy[t], 2, old);
-            if (sqlite3_step(copy[t]) != SQLITE_DONE)
+            stats->runs_other_version += sqlite3_column_int(exists, 1) == 0;
+        } else if (rc == SQLITE_DONE) {
+            sqlite3_reset(ins);
+            sqlite3_bind_int64(ins, 1, old);
+            if (sqlite3_step(ins) != SQLITE_DONE)
                 goto db_fail;
+            target_id = sqlite3_last_insert_rowid(h);
+            for (int t = 0; t < n_copy; t++) {
+                sqlite3_reset(copy[t]);
+                sqlite3_bind_int64(copy[t], 1, target_id);
+                sqlite3_bind_int64(copy[t], 2, old);
+                if (sqlite3_step(copy[t]) != SQLITE_DONE)
+                    goto db_fail;
+            }
+            stats->runs_copied++;
+        } else {
+            goto db_fail;
         }
-        stats->runs_copied++;
+        sqlite3_reset(points);
+        sqlite3_bind_int64(points, 1, target_id);
+        sqlite3_bind_int64(points, 2, old);
+        if (sqlite3_step(points) != SQLITE_DONE)
+            goto db_fail;
     }
     if (rc != SQLITE_DONE)
         goto db_fail;
-    if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        total->runs_copied += counts.runs_copied;
+        total->runs_skipped += counts.runs_skipped;
+        total->runs_other_version += counts.runs_other_version;
         goto finish;
+    }
 db_fail:
     s = fail(h, "cannot merge", src, err);
     sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
@@ -145,6 +167,7 @@ finish:
     sqlite3_finalize(runs);
     sqlite3_finalize(exists);
     sqlite3_finalize(ins);
+    sqlite3_finalize(points);
     for (int t = 0; t < n_copy; t++)
         sqlite3_finalize(copy[t]);
 detach:

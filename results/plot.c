@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "results/db.h"
+#include "results/runkeys.h"
 #include "sim/alloc.h"
 
 extern char **environ;
@@ -337,16 +338,18 @@ typedef struct bd_run {
     int64_t id;
     int64_t n_steps;                 /* rows in steps; the mean divides by it */
     char *name;
+    int64_t point;                   /* position in a sweep (sweep_points), or -1 */
 } bd_run;
 
 typedef struct bd_data {
     int n_runs;
     bd_run *runs;                    /* ascending id */
+    int *order;                      /* [n_runs]: bar b draws runs[order[b]]: the points of
+                                        the largest sweep in its order, then the other runs */
     int n_cats;
     char **cats;                     /* stack order, bottom first */
     double *ms;                      /* [n_runs * n_cats]: mean ms per step */
-    char title[160];
-    int title_full;                  /* " and N more" written */
+    res_runs keys;                   /* what tells the runs apart (bar labels, title) */
 } bd_data;
 
 static void bd_fini(bd_data *d)
@@ -356,8 +359,10 @@ static void bd_fini(bd_data *d)
     for (int i = 0; i < d->n_cats; i++)
         sim_free(d->cats[i]);
     sim_free(d->runs);
+    sim_free(d->order);
     sim_free(d->cats);
     sim_free(d->ms);
+    res_runs_fini(&d->keys);
 }
 
 static char *dup_column(sqlite3_stmt *st, int col)
@@ -396,38 +401,23 @@ static int find_cat(const bd_data *d, const char *name)
     return -1;
 }
 
-/* "Step-time breakdown, scenario: a" or "..., scenarios: a, b and 3 more". */
-static void append_title(bd_data *d, int index, int n_names, const char *name)
-{
-    size_t len = strlen(d->title), cap = sizeof d->title;
-    if (index == 0) {
-        snprintf(d->title, cap, "Step-time breakdown, %s: ",
-                 n_names == 1 ? "scenario" : "scenarios");
-        len = strlen(d->title);
-    }
-    if (d->title_full)
-        return;
-    if (len + 2 + strlen(name) + 20 >= cap) {
-        snprintf(d->title + len, cap - len, " and %d more", n_names - index);
-        d->title_full = 1;
-        return;
-    }
-    snprintf(d->title + len, cap - len, "%s%s", index ? ", " : "", name);
-}
-
-enum { Q_COUNT_RUNS, Q_RUNS, Q_COUNT_CATS, Q_CATS, Q_SUMS, Q_NAMES, Q_N };
+enum { Q_COUNT_RUNS, Q_RUNS, Q_COUNT_CATS, Q_CATS, Q_SUMS, Q_N };
 
 static const char *const bd_sql[Q_N] = {
     [Q_COUNT_RUNS] = "SELECT count(*) FROM runs",
-    [Q_RUNS] = "SELECT r.id, (SELECT count(*) FROM steps s WHERE s.run_id = r.id), r.name "
-               "FROM runs r ORDER BY r.id",
+    /* the bar order: a run's position in the sweep with most points (the latest of equals),
+     * then in any other sweep, then none (-1) */
+    [Q_RUNS] = ("SELECT r.id, (SELECT count(*) FROM steps s WHERE s.run_id = r.id), r.name, "
+                "coalesce((SELECT p.point_index FROM sweep_points p WHERE p.run_id = r.id AND "
+                "p.sweep = (SELECT sweep FROM sweep_points GROUP BY sweep "
+                "ORDER BY count(*) DESC, max(rowid) DESC LIMIT 1)), "
+                "1000000000 + (SELECT min(p.point_index) FROM sweep_points p "
+                "WHERE p.run_id = r.id), -1) FROM runs r ORDER BY r.id"),
     [Q_COUNT_CATS] = "SELECT count(DISTINCT category) FROM breakdown",
     /* Stack order: the categories' position in the runs' lists, ties by name. */
-    [Q_CATS] = "SELECT category FROM breakdown GROUP BY category "
-               "ORDER BY min(category_index), category",
+    [Q_CATS] = ("SELECT category FROM breakdown GROUP BY category "
+                "ORDER BY min(category_index), category"),
     [Q_SUMS] = "SELECT run_id, category, sum(seconds) FROM breakdown GROUP BY run_id, category",
-    [Q_NAMES] = "SELECT name, (SELECT count(DISTINCT name) FROM runs) FROM runs "
-                "GROUP BY name ORDER BY min(id)",
 };
 
 /* Reads everything the chart needs in one read transaction (one consistent snapshot). */
@@ -468,7 +458,8 @@ static sim_status bd_load(res_db *db, const char *db_path, bd_data *d, sim_err *
     d->runs = sim_calloc((size_t)n_runs, sizeof *d->runs);
     d->cats = sim_calloc((size_t)n_cats, sizeof *d->cats);
     d->ms = sim_calloc((size_t)n_runs * (size_t)n_cats, sizeof *d->ms);
-    if (!d->runs || !d->cats || !d->ms)
+    d->order = sim_calloc((size_t)n_runs, sizeof *d->order);
+    if (!d->runs || !d->cats || !d->ms || !d->order)
         goto fail_nomem;
 
     while ((rc = sqlite3_step(st[Q_RUNS])) == SQLITE_ROW && d->n_runs < n_runs) {
@@ -476,6 +467,7 @@ static sim_status bd_load(res_db *db, const char *db_path, bd_data *d, sim_err *
         r->id = sqlite3_column_int64(st[Q_RUNS], 0);
         r->n_steps = sqlite3_column_int64(st[Q_RUNS], 1);
         r->name = dup_column(st[Q_RUNS], 2);
+        r->point = sqlite3_column_int64(st[Q_RUNS], 3);
         if (!r->name)
             goto fail_nomem;
         d->n_runs++;
@@ -505,12 +497,20 @@ static sim_status bd_load(res_db *db, const char *db_path, bd_data *d, sim_err *
     if (rc != SQLITE_DONE)
         goto fail_sqlite;
 
-    for (int i = 0; (rc = sqlite3_step(st[Q_NAMES])) == SQLITE_ROW; i++) {
-        const char *name = (const char *)sqlite3_column_text(st[Q_NAMES], 0);
-        append_title(d, i, sqlite3_column_int(st[Q_NAMES], 1), name ? name : "");
+    /* bar order: insertion sort (stable) by sweep position, runs outside sweeps last */
+    for (int i = 0; i < d->n_runs; i++) {
+        int j = i;
+        int64_t pi = d->runs[i].point < 0 ? INT64_MAX : d->runs[i].point;
+        while (j > 0) {
+            int64_t pj = d->runs[d->order[j - 1]].point;
+            if ((pj < 0 ? INT64_MAX : pj) <= pi)
+                break;
+            d->order[j] = d->order[j - 1];
+            j--;
+        }
+        d->order[j] = i;
     }
-    if (rc != SQLITE_DONE)
-        goto fail_sqlite;
+    s = res_runs_load(c, db_path, &d->keys, err);
     goto done;
 
 fail_nomem:
@@ -566,7 +566,8 @@ static sim_status bd_body(void *ctx, const char *tmp_dir, FILE *script, sim_err 
     }
     /* Row i is bar i (x = i); column 1 the run id, then one column per category in ms. */
     fputs("# run_id, then the mean ms per step of each category in plot order\n", data);
-    for (int r = 0; r < d->n_runs; r++) {
+    for (int b = 0; b < d->n_runs; b++) {
+        int r = d->order[b];
         fprintf(data, "%lld", (long long)d->runs[r].id);
         for (int k = 0; k < d->n_cats; k++)
             fprintf(data, "\t%.10g", d->ms[(size_t)r * (size_t)d->n_cats + (size_t)k]);
@@ -578,13 +579,25 @@ static sim_status bd_body(void *ctx, const char *tmp_dir, FILE *script, sim_err 
         goto done_free_path;
     }
 
-    int many = d->n_runs > 10;
+    /* categories that are zero in every bar are left out (and out of the legend) */
+    int n_drawn = 0;
+    for (int k = 0; k < d->n_cats; k++) {
+        int any = 0;
+        for (int r = 0; r < d->n_runs && !any; r++)
+            any = d->ms[(size_t)r * (size_t)d->n_cats + (size_t)k] != 0;
+        n_drawn += any;
+    }
+    char names[160], varying[160], title[400];
+    res_runs_names(&d->keys, names, sizeof names);
+    res_runs_varying(&d->keys, 4, varying, sizeof varying);
+    snprintf(title, sizeof title, "Step-time breakdown, scenario%s: %s (%d run%s%s%s)",
+             d->keys.n_names == 1 ? "" : "s", names, d->n_runs, d->n_runs == 1 ? "" : "s",
+             varying[0] ? " varying " : "", varying);
+    int many = d->n_runs > 10, multi = d->keys.n_names > 1;
     fputs("set datafile separator tab\n", script);
     fputs("set title ", script);
-    res_gnuplot_quote(script, d->title);
+    res_gnuplot_quote(script, title);
     fputs("\nset ylabel 'time per step (ms)'\n"
-          "set xlabel 'run (bar: mean over its steps)' offset 0,-0.6\n"
-
           "set style data histograms\n"
           "set style histogram rowstacked\n"
           "set style fill solid 0.9 border rgb '#404040'\n"
@@ -596,17 +609,79 @@ static sim_status bd_body(void *ctx, const char *tmp_dir, FILE *script, sim_err 
           "set yrange [0:*]\n",
           script);
     fprintf(script, "set xrange [-0.6:%d.6]\n", d->n_runs - 1);
-    fputs(many ? "set bmargin 9\n" : "set bmargin 5\n", script);
+    /* a bar's label: the values of the keys that tell the runs apart (a line each, or one
+     * rotated line when there are many bars), the scenario when there are several (or
+     * nothing else to tell), and the run id for --run. "key=value" lines when they fit the
+     * bar's slot (about 95 characters of plot width shared by the bars), else values only
+     * and the x label names the keys. */
+    int n_keys = d->keys.n_label_keys < 3 ? d->keys.n_label_keys : 3;
+    int lines = n_keys + (multi || n_keys == 0) + 1, values_only = many && n_keys > 0;
+    int slot = 95 / (d->n_runs > 0 ? d->n_runs : 1);
+    for (int r = 0; r < d->n_runs && !many && !values_only; r++) {
+        const res_run_info *info = res_runs_find(&d->keys, d->runs[r].id);
+        char label[200] = "";
+        if (info)
+            res_runs_label(&d->keys, info, "\n", 3, 0, label, sizeof label);
+        for (char *p = label, *nl; *p && !values_only; p = nl ? nl + 1 : p + strlen(p)) {
+            nl = strchr(p, '\n');
+            values_only = (int)(nl ? (size_t)(nl - p) : strlen(p)) > slot;
+        }
+    }
+    char xlabel[300];
+    if (values_only) {
+        char keys[200];                /* "a, b, c" -> "a / b / c" */
+        res_runs_varying(&d->keys, 3, keys, sizeof keys);
+        size_t at = (size_t)snprintf(xlabel, sizeof xlabel, "bar: %s", multi ? "scenario / " : "");
+        for (const char *c = keys; *c && at + 4 < sizeof xlabel; c++) {
+            if (c[0] == ',' && c[1] == ' ') {
+                at += (size_t)snprintf(xlabel + at, sizeof xlabel - at, " / ");
+                c++;
+            } else {
+                xlabel[at++] = *c;
+                xlabel[at] = '\0';
+            }
+        }
+        snprintf(xlabel + at, sizeof xlabel - at, " / run id (mean over its steps)");
+    } else {
+        snprintf(xlabel, sizeof xlabel, "run (bar: mean over its steps)");
+    }
+    fputs("set xlabel ", script);
+    res_gnuplot_quote(script, xlabel);
+    fprintf(script, " offset 0,%d\n", many ? 0 : -(lines - 1));
+    fprintf(script, "set bmargin %d\n", many ? 8 : 3 + lines + lines / 2);
     fputs(many ? "set xtics nomirror scale 0 rotate by -35 (" : "set xtics nomirror scale 0 (",
           script);
-    for (int r = 0; r < d->n_runs; r++) {
-        quote_short(script, d->runs[r].name, many ? 16 : 24);
-        fprintf(script, "%s%lld' %d%s", many ? ".' #" : ".\"\\n\".'#", (long long)d->runs[r].id,
-                r, r + 1 < d->n_runs ? ", " : ")\n");
+    for (int b = 0; b < d->n_runs; b++) {
+        int r = d->order[b];
+        const res_run_info *info = res_runs_find(&d->keys, d->runs[r].id);
+        char label[200] = "", line[64];
+        if (info)
+            res_runs_label(&d->keys, info, many ? " / " : "\n", 3,
+                           values_only ? RES_LABEL_VALUES : 0, label, sizeof label);
+        if (multi || !label[0]) {
+            quote_short(script, d->runs[r].name, many ? 16 : 24);
+            fputs(many ? ".' / '." : ".\"\\n\".", script);
+        }
+        /* each line quoted on its own; joined with "\n" (a newline in gnuplot) */
+        for (char *p = label, *nl; *p; p = nl ? nl + 1 : p + strlen(p)) {
+            nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            snprintf(line, sizeof line, "%.*s", (int)len, p);
+            quote_short(script, line, many ? 40 : 24);
+            fputs(nl ? ".\"\\n\"." : many ? ".' '." : ".\"\\n\".", script);
+        }
+        fprintf(script, "'#%lld' %d%s", (long long)d->runs[r].id, b,
+                b + 1 < d->n_runs ? ", " : ")\n");
     }
     fputs("plot ", script);
+    int drawn = 0;
     for (int k = 0; k < d->n_cats; k++) {
-        if (k == 0)
+        int any = 0;
+        for (int r = 0; r < d->n_runs && !any; r++)
+            any = d->ms[(size_t)r * (size_t)d->n_cats + (size_t)k] != 0;
+        if (!any && n_drawn > 0)
+            continue;
+        if (drawn++ == 0)
             res_gnuplot_quote(script, data_path);
         else
             fputs(", ''", script);

@@ -17,7 +17,9 @@
 #include "sim/err.h"
 
 /* Stacked bars of the step-time breakdown, one bar per run in db_path (mean over its
- * steps), in milliseconds. SIM_EINPUT for a bad extension or a database without runs;
+ * steps), in milliseconds; sweep points in sweep order, then the other runs; each bar
+ * labelled with the values of the keys that tell the runs apart and its run id;
+ * categories that are zero in every bar left out. SIM_EINPUT for a bad extension or a database without runs;
  * SIM_EIO when gnuplot is missing or fails, or out_path cannot be written; as
  * res_db_open_readonly for the database. */
 sim_status res_plot_breakdown(const char *db_path, const char *out_path, sim_err *err);
@@ -40,9 +42,16 @@ sim_status res_plot_sweep(const char *db_path, const char *metric, const char *x
 
 /* A Gantt chart of the first step of one run: a row per GPU (the first 16 GPUs, as stored),
  * compute tasks as boxes and the messages each GPU sends as a thin strip above its row, both
- * coloured by category. */
+ * coloured by category (categories with no task are not in the legend). */
 sim_status res_plot_timeline(const char *db_path, int64_t run_id, const char *out_path,
                              sim_err *err);
+
+/* The busiest links of one step of one run (run_id 0: the latest), from link_util: a
+ * horizontal bar per link, busiest on top, its length the link's busy time in percent of the
+ * step, labelled with the GB it carried and how full it ran while busy. SIM_EINPUT when the
+ * run has no link rows for that step. */
+sim_status res_plot_links(const char *db_path, int64_t run_id, int step, const char *out_path,
+                          sim_err *err);
 
 /* Writes the plot-specific part of a gnuplot script: data files go under tmp_dir (a
  * private directory removed afterwards, with everything in it), commands go to script.

@@ -140,6 +140,40 @@ void res_trace_async(res_trace *t, int pid, int tid, uint64_t id, const char *na
     }
 }
 
+void res_trace_counter(res_trace *t, int pid, const char *name, double ts_us, int n_args,
+                       const char *const *arg_names, const double *values)
+{
+    sep(t);
+    fputs("{\"ph\": \"C\", \"name\": ", t->f);
+    jstr(t, name);
+    fprintf(t->f, ", \"pid\": %d, \"ts\": %.6f, \"args\": {", pid, ts_us);
+    for (int i = 0; i < n_args; i++) {
+        if (i)
+            fputs(", ", t->f);
+        jstr(t, arg_names[i]);
+        fprintf(t->f, ": %.17g", values[i]);
+    }
+    fputs("}}", t->f);
+}
+
+void res_trace_links(res_trace *t, int pid, int sort_index, int step, double step_s,
+                     const res_link *links, int n_links)
+{
+    if (n_links <= 0)
+        return;
+    char label[96];
+    snprintf(label, sizeof label, "network links (busiest %d, step %d)", n_links, step);
+    res_trace_name_process(t, pid, label, sort_index);
+    static const char *const series[2] = {"busy %", "GB"};
+    for (int l = 0; l < n_links; l++) {
+        const res_link *k = &links[l];
+        double v[2] = {step_s > 0 ? 100.0 * k->busy_s / step_s : 0, k->bytes / 1e9};
+        double zero[2] = {0, 0};
+        res_trace_counter(t, pid, k->name, 0, 2, series, v);
+        res_trace_counter(t, pid, k->name, step_s * 1e6, 2, series, zero);
+    }
+}
+
 void res_trace_abort(res_trace *t)
 {
     if (!t)

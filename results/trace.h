@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "results/db.h"
 #include "sim/err.h"
 
 typedef struct res_trace res_trace;
@@ -31,5 +32,18 @@ void res_trace_complete(res_trace *t, int pid, int tid, const char *name, const 
 void res_trace_async(res_trace *t, int pid, int tid, uint64_t id, const char *name,
                      const char *cat, double ts_us, double dur_us, const char *arg_name,
                      double arg_value);
+
+/* A counter sample at ts: one series per argument (Perfetto shows each as a counter track
+ * named "NAME ARG" under process pid; chrome://tracing stacks them in one track). The value
+ * holds until the next sample of the same name. */
+void res_trace_counter(res_trace *t, int pid, const char *name, double ts_us, int n_args,
+                       const char *const *arg_names, const double *values);
+
+/* The busiest links of a step as process pid ("network links (busiest N, step S)"), one
+ * counter per link: its busy fraction of the step in percent and the gigabytes it carried,
+ * from ts 0 to the end of the step (then 0). The step gives only per-link totals, not when
+ * each link was busy, so a counter (a level over the step) is what they honestly show. */
+void res_trace_links(res_trace *t, int pid, int sort_index, int step, double step_s,
+                     const res_link *links, int n_links);
 
 #endif
