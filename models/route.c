@@ -283,27 +283,30 @@ sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_node
     return SIM_OK;
 }
 
-sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
-                                         const route_nodes *nodes, int64_t pilot_tokens,
-                                         int64_t *counts)
+sim_status route_topk_pilot(gsl_rng *rng, const route_draw *d, const route_nodes *nodes,
+                            int64_t pilot_tokens, double *q)
 {
-    if (d->tokens_per_src <= pilot_tokens)         /* nothing to gain: draw exactly */
-        return route_topk_sample(rng, d, nodes, counts);
     int E = d->n_experts;
     int64_t *pilot = sim_malloc((size_t)E * sizeof *pilot);
-    double *q = sim_malloc((size_t)E * sizeof *q);
-    unsigned int *n = sim_malloc((size_t)E * sizeof *n);
-    sim_status st = SIM_ENOMEM;
-    if (!pilot || !q || !n)
-        goto done;
+    if (!pilot)
+        return SIM_ENOMEM;
     route_draw pd = *d;
     pd.n_src = 1;
     pd.tokens_per_src = pilot_tokens;
-    st = route_topk_sample(rng, &pd, nodes, pilot);
-    if (st != SIM_OK)
-        goto done;
-    for (int e = 0; e < E; e++)
-        q[e] = (double)pilot[e];                 /* gsl normalizes */
+    sim_status st = route_topk_sample(rng, &pd, nodes, pilot);
+    for (int e = 0; e < E && st == SIM_OK; e++)
+        q[e] = (double)pilot[e] / ((double)pilot_tokens * d->top_k);
+    sim_free(pilot);
+    return st;
+}
+
+sim_status route_multinomial_rows(gsl_rng *rng, const route_draw *d, const double *q,
+                                  int64_t *counts)
+{
+    int E = d->n_experts;
+    unsigned int *n = sim_malloc((size_t)E * sizeof *n);
+    if (!n)
+        return SIM_ENOMEM;
     int64_t trials = d->tokens_per_src * d->top_k;
     assert(trials <= UINT_MAX);
     for (int src = 0; src < d->n_src; src++) {
@@ -312,10 +315,23 @@ sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
         for (int e = 0; e < E; e++)
             row[e] = n[e];
     }
-done:
-    sim_free(pilot);
-    sim_free(q);
     sim_free(n);
+    return SIM_OK;
+}
+
+sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
+                                         const route_nodes *nodes, int64_t pilot_tokens,
+                                         int64_t *counts)
+{
+    if (d->tokens_per_src <= pilot_tokens)         /* nothing to gain: draw exactly */
+        return route_topk_sample(rng, d, nodes, counts);
+    double *q = sim_malloc((size_t)d->n_experts * sizeof *q);
+    if (!q)
+        return SIM_ENOMEM;
+    sim_status st = route_topk_pilot(rng, d, nodes, pilot_tokens, q);
+    if (st == SIM_OK)
+        st = route_multinomial_rows(rng, d, q, counts);
+    sim_free(q);
     return st;
 }
 

@@ -88,6 +88,14 @@ sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_node
 sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
                                          const route_nodes *nodes, int64_t pilot_tokens,
                                          int64_t *counts);
+/* Its two halves: the pilot's estimate q[n_experts] of each expert's share of a source's
+ * assignments (sums to 1), and one multinomial row per source drawn from q. The router
+ * draws one pilot per step and layer and reuses it for every EP group and micro-batch: they
+ * share the probabilities and the node structure, so their q is the same in law. */
+sim_status route_topk_pilot(gsl_rng *rng, const route_draw *d, const route_nodes *nodes,
+                            int64_t pilot_tokens, double *q);
+sim_status route_multinomial_rows(gsl_rng *rng, const route_draw *d, const double *q,
+                                  int64_t *counts);
 
 /* One step's routing for the whole cluster, after capacity dropping and placement. */
 typedef struct route_result {

@@ -29,6 +29,8 @@ struct route_router {
     route_nodes nodes;
     int constrained;
     double *loads;         /* [E] scratch */
+    double *pilot_q;       /* [L][E] multinomial sampler: the pilot's shares of pilot_step */
+    int pilot_step;
     int *scratch;          /* [n_slots + E + 1] */
 };
 
@@ -43,6 +45,7 @@ void route_router_free(route_router *rt)
     sim_free(rt->cold_run);
     sim_free(rt->node_of);
     sim_free(rt->loads);
+    sim_free(rt->pilot_q);
     sim_free(rt->scratch);
     sim_free(rt);
 }
@@ -82,10 +85,12 @@ sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng 
     rt->cold_run = sim_calloc(LE, sizeof *rt->cold_run);
     rt->node_of = sim_malloc((size_t)rt->E * sizeof *rt->node_of);
     rt->loads = sim_malloc((size_t)rt->E * sizeof *rt->loads);
+    rt->pilot_q = sim_malloc(LE * sizeof *rt->pilot_q);
+    rt->pilot_step = -1;
     rt->scratch = sim_malloc(((size_t)rt->n_slots + rt->E + 1) * sizeof *rt->scratch);
     sim_status st;
     if ((m->state_size && !rt->state) || !rt->p || !rt->cold_run || !rt->node_of ||
-        !rt->loads || !rt->scratch) {
+        !rt->loads || !rt->pilot_q || !rt->scratch) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory (router)");
         goto fail;
     }
@@ -195,6 +200,7 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
     int approx = strcmp(rt->c.routing.sampler, "multinomial") == 0 &&
                  strcmp(rt->m->name, "trace") != 0 && strcmp(rt->m->name, "expert_choice") != 0;
     size_t per_layer = (size_t)rt->n * rt->E;
+    int pilot_stale = rt->pilot_step != step;
     for (int l = 0; l < rt->L; l++) {
         for (int g0 = 0; g0 < rt->n; g0 += rt->ep) {
             route_draw d = {.step = step, .layer = l, .group = g0 / rt->ep, .n_src = rt->ep,
@@ -203,16 +209,23 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
                             .p = rt->p + (size_t)l * rt->E};
             int64_t *cnt = r.counts + l * per_layer + (size_t)g0 * rt->E;
             const route_nodes *nodes = rt->constrained ? &rt->nodes : NULL;
-            if (approx)
-                st = route_topk_sample_multinomial(rng, &d, nodes, rt->c.routing.pilot_tokens,
-                                                   cnt);
-            else
+            double *q = rt->pilot_q + (size_t)l * rt->E;
+            if (approx && rt->T <= rt->c.routing.pilot_tokens)
+                st = route_topk_sample(rng, &d, nodes, cnt);   /* nothing to gain */
+            else if (approx) {
+                if (pilot_stale && g0 == 0)     /* one pilot per step and layer */
+                    st = route_topk_pilot(rng, &d, nodes, rt->c.routing.pilot_tokens, q);
+                if (st == SIM_OK)
+                    st = route_multinomial_rows(rng, &d, q, cnt);
+            } else
                 st = direct ? rt->m->sample(rt->state, rng, &d, cnt)
                             : route_topk_sample(rng, &d, nodes, cnt);
             if (st != SIM_OK)
                 goto fail;
         }
     }
+    if (approx)
+        rt->pilot_step = step;
     st = finish(rt, drop_rng, &r);
     if (st != SIM_OK)
         goto fail;
