@@ -1,0 +1,181 @@
+/* tests/test_training.c: end-to-end properties of the training step through the moesim
+ * command (MOESIM, ./moesim by default): the step never gets slower when overlap is on,
+ * never faster when the router gets more skewed, the breakdown always sums to the step,
+ * the run JSON carries the training-step outputs, and pipeline, tensor and ZeRO layouts run
+ * on a small 2-node cluster. */
+#include <cJSON.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char dir[256];
+
+static const char *bin(void)
+{
+    const char *b = getenv("MOESIM");
+    return b ? b : "./moesim";
+}
+
+/* A small MoE on 2 nodes of 4 GPUs: 4 layers (1 dense), 8 experts top-2, a shared expert,
+ * 4 sequences of 256 tokens per DP rank and step. */
+static const char small[] =
+    "[cluster]\nnodes = 2\ngpus_per_node = 4\n"
+    "[model]\nlayers = 4\ndense_layers = 1\nffn_dense = 2048\nhidden = 512\nffn_expert = 1024\n"
+    "experts = 8\ntop_k = 2\nshared_experts = 1\nheads = 8\nkv_heads = 4\nvocab = 1000\n"
+    "[training]\nseq_len = 256\nmicro_batch = 1\n";
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/moesim-training-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char p[300];
+    snprintf(p, sizeof p, "%s/small.ini", dir);
+    FILE *f = fopen(p, "w");
+    if (!f)
+        return -1;
+    fputs(small, f);
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* `moesim run small.ini --json SETS`, parsed; the test fails if it does not run. */
+static cJSON *run_json(const char *sets)
+{
+    char cmd[2048], out[300];
+    snprintf(out, sizeof out, "%s/out.json", dir);
+    snprintf(cmd, sizeof cmd, "%s run %s/small.ini --db %s/t.db --json --quiet %s >%s", bin(),
+             dir, dir, sets, out);
+    int st = system(cmd);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("moesim failed (%d) with: %s", st, sets);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    cJSON *o = cJSON_Parse(buf);
+    assert_non_null(o);
+    return o;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    if (!cJSON_IsNumber(v))
+        fail_msg("no number %s in the output", key);
+    return v->valuedouble;
+}
+
+static double step_time(const char *sets)
+{
+    cJSON *o = run_json(sets);
+    double t = num(o, "step_time_s");
+    /* the breakdown sums to the step time (printed with 12 digits) */
+    double sum = 0;
+    const cJSON *b = cJSON_GetObjectItem(o, "breakdown_s"), *it;
+    cJSON_ArrayForEach(it, b) sum += it->valuedouble;
+    assert_true(fabs(sum - t) <= 1e-9 * t + 1e-12);
+    cJSON_Delete(o);
+    return t;
+}
+
+/* Overlap lets communication run under compute; turning it on never makes a step slower.
+ * Layouts: plain EP, pipelined with ZeRO 1, tensor parallel with ZeRO 3, interleaved. */
+static void test_overlap_never_slower(void **state)
+{
+    (void)state;
+    const char *layouts[] = {
+        "",
+        "--set parallel.pp=2 --set parallel.zero=1 --set training.global_batch=16",
+        "--set parallel.tp=2 --set parallel.zero=3 --set training.global_batch=8",
+        "--set parallel.pp=2 --set parallel.vpp=2 --set parallel.schedule=interleaved "
+        "--set training.global_batch=16 --set routing.model=zipf",
+    };
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        char on[512], off[512];
+        snprintf(on, sizeof on, "%s --set training.overlap=true", layouts[i]);
+        snprintf(off, sizeof off, "%s --set training.overlap=false", layouts[i]);
+        double a = step_time(on), b = step_time(off);
+        if (!(a <= b))
+            fail_msg("layout %zu: overlap on %.9f s > off %.9f s", i, a, b);
+    }
+}
+
+/* Same seed, more skew: the hot experts' GPUs only get busier. */
+static void test_skew_never_faster(void **state)
+{
+    (void)state;
+    double prev = 0;
+    for (double skew = 0; skew <= 2.0; skew += 0.5) {
+        char sets[256];
+        snprintf(sets, sizeof sets, "--set routing.model=zipf --set routing.skew=%g", skew);
+        double t = step_time(sets);
+        if (t < prev)
+            fail_msg("skew %g: %.9f s, faster than %.9f s at the lower skew", skew, t, prev);
+        prev = t;
+    }
+}
+
+/* The JSON of a pipelined run names its layout and the training-step outputs. */
+static void test_outputs(void **state)
+{
+    (void)state;
+    cJSON *o = run_json("--set parallel.pp=2 --set parallel.tp=2 --set training.global_batch=8 "
+                        "--set parallel.zero=1");
+    const char *keys[] = {"tokens_per_s", "tokens_per_s_per_gpu", "model_tflops_per_gpu", "mfu",
+                          "megatron_tflops_per_gpu", "memory_per_gpu_bytes", "dropped_fraction",
+                          "max_mean_load", "imbalance_cost_s", "params_total", "params_active",
+                          "gpu_hours", "cost_usd", "gpu_hours_per_trillion_tokens", "comm_s",
+                          "comm_overlapped_s", "comm_exposed_s", "tasks"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        (void)num(o, keys[i]);
+    assert_true(cJSON_IsBool(cJSON_GetObjectItem(o, "fits")));
+    const cJSON *par = cJSON_GetObjectItem(o, "parallel");
+    assert_true(num(par, "tp") == 2 && num(par, "pp") == 2 && num(par, "dp") == 2);
+    assert_true(num(par, "ep") == 4 && num(par, "micro_batches") == 4);   /* 8 / (2 x 1) */
+    const cJSON *bd = cJSON_GetObjectItem(o, "breakdown_s");
+    assert_true(num(bd, "tp_comm") > 0 && num(bd, "pp_comm") > 0);
+    const cJSON *busy = cJSON_GetObjectItem(o, "gpu_busy_fraction");
+    assert_true(num(busy, "min") > 0 && num(busy, "max") <= 1);
+    /* 4 micro-batches x 2 DP ranks x 256 tokens in the step */
+    assert_true(fabs(num(o, "tokens_per_s") * num(o, "step_time_s") - 2048) < 1e-6);
+    cJSON_Delete(o);
+}
+
+/* A slow GPU slows the step: a hardware straggler, not the router's. */
+static void test_slow_gpu(void **state)
+{
+    (void)state;
+    double base = step_time(""), slow = step_time("--set cluster.slow_gpus=5:0.5");
+    assert_true(slow > base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overlap_never_slower),
+        cmocka_unit_test(test_skew_never_faster),
+        cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_slow_gpu),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
