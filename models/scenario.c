@@ -151,7 +151,7 @@ const sim_cfg_key scn_keys[] = {
      "false serializes them"},
     {"training", "grad_bucket_MB", SIM_CFG_DOUBLE, OFF(training.grad_bucket_MB), 0, 0, 1e9, 0,
      "80", NULL, "MB", "gradient bucket (bf16 gradients): each is reduced as soon as the "
-     "backward pass has produced it (Megatron: 40M parameters); 0 = one bucket per stage"},
+     "backward pass has produced it (Megatron: 40M parameters); 0 = one bucket per model chunk"},
     /* precision and memory keys (issue 4): docs/MODEL.md "Memory footprint" */
     {"training", "precision", SIM_CFG_ENUM, OFF(training.precision), SZ(training.precision), 0,
      0, 0, "bf16", "bf16|fp8", "", "GEMM precision (fp8: twice the tensor peak, 1-byte operands)"},
