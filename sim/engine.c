@@ -28,6 +28,11 @@ typedef struct res_slot {
 typedef struct net_link {
     double bw;               /* bytes/s */
     sim_time lat;
+    /* usage, kept while running (sim_engine_link_usage) */
+    double bytes;            /* carried by flows that started moving bytes */
+    sim_time busy;           /* closed busy intervals */
+    sim_time since;          /* start of the open busy interval (active > 0) */
+    int32_t active;          /* flows moving bytes over the link now */
 } net_link;
 
 struct sim_engine {
@@ -124,7 +129,7 @@ sim_id sim_engine_add_link(sim_engine *e, double bw_bytes_per_s, sim_time lat)
         e->oom = 1;
         return -1;
     }
-    e->links[e->n_links] = (net_link){.bw = bw_bytes_per_s, .lat = lat};
+    e->links[e->n_links] = (net_link){.bw = bw_bytes_per_s, .lat = lat, .since = -1};
     return (sim_id)e->n_links++;
 }
 
@@ -219,11 +224,34 @@ static void ev_work_end(sim_evq *q, void *self, void *arg)
     sim_engine_flow_finished(self, (sim_id)(intptr_t)arg);
 }
 
+/* A flow's bytes start moving over its links now (latency paid): usage opens. */
+static void usage_open(sim_engine *e, const task *t, sim_time now)
+{
+    for (int i = 0; i < t->path_len; i++) {
+        net_link *l = &e->links[e->paths[t->path_off + i]];
+        l->bytes += t->rec.bytes;
+        if (l->active++ == 0)
+            l->since = now;
+    }
+}
+
+/* The flow's last byte arrived: usage closes. */
+static void usage_close(sim_engine *e, const task *t, sim_time now)
+{
+    for (int i = 0; i < t->path_len; i++) {
+        net_link *l = &e->links[e->paths[t->path_off + i]];
+        assert(l->active > 0);
+        if (--l->active == 0)
+            l->busy += now - l->since;
+    }
+}
+
 static void ev_flow_go(sim_evq *q, void *self, void *arg)
 {
     (void)q;
     sim_engine *e = self;
     sim_id id = (sim_id)(intptr_t)arg;
+    usage_open(e, &e->tasks[id], sim_evq_now(e->q));
     sim_status st = e->net->flow_start(e->net_state, e, id);
     if (st != SIM_OK && e->run_status == SIM_OK)
         e->run_status = st;
@@ -281,6 +309,8 @@ void sim_engine_flow_finished(sim_engine *e, sim_id id)
     sim_time now = sim_evq_now(e->q);
     assert(t->rec.end < 0);
     t->rec.end = now;
+    if (t->rec.kind == SIM_TASK_FLOW)
+        usage_close(e, t, now);
     e->n_done++;
     if (e->progress && e->n_done % e->progress_every == 0)
         e->progress(e->progress_ctx, e->n_done, e->n_tasks);
@@ -426,7 +456,23 @@ void sim_engine_set_progress(sim_engine *e, sim_progress_fn *fn, void *ctx, size
 
 /* ---------------------------------------------------------------- network access */
 
+void sim_engine_link_usage(const sim_engine *e, sim_id l, double *bytes, sim_time *busy)
+{
+    assert(l >= 0 && (size_t)l < e->n_links);
+    const net_link *k = &e->links[l];
+    if (bytes)
+        *bytes = k->bytes;
+    if (busy)   /* an interval still open (a run that failed) counts up to now */
+        *busy = k->busy + (k->active > 0 ? sim_evq_now(e->q) - k->since : 0);
+}
+
 size_t sim_engine_n_links(const sim_engine *e) { return e->n_links; }
+
+sim_time sim_engine_link_lat(const sim_engine *e, sim_id l)
+{
+    assert(l >= 0 && (size_t)l < e->n_links);
+    return e->links[l].lat;
+}
 
 double sim_engine_link_bw(const sim_engine *e, sim_id l)
 {

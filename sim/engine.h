@@ -71,6 +71,17 @@ sim_time sim_engine_makespan(const sim_engine *e);        /* latest end over all
 uint64_t sim_engine_events(const sim_engine *e);          /* events executed */
 sim_time sim_engine_resource_busy(const sim_engine *e, sim_id resource);
 
+/* Usage of one link over the run, O(1) (kept while running, at O(path length) per flow):
+ * *bytes: the bytes of every flow that crossed it (counted when the flow's bytes start
+ * moving, i.e. after its latency); *busy: the time during which at least one flow was
+ * moving bytes over it (the union of the flows' [latency paid, last byte] intervals; a
+ * flow's latency phase does not count). Utilization = bytes / (busy x bandwidth) while
+ * busy, bytes / (makespan x bandwidth) over the run. Either pointer may be NULL. */
+void sim_engine_link_usage(const sim_engine *e, sim_id link, double *bytes, sim_time *busy);
+size_t sim_engine_n_links(const sim_engine *e);
+double sim_engine_link_bw(const sim_engine *e, sim_id link);      /* bytes/s */
+sim_time sim_engine_link_lat(const sim_engine *e, sim_id link);
+
 /* Walks the critical path backwards from the task that finished last: at each task, the
  * dependency that finished last (or, if the task waited for its resource, the task that
  * released it). Adds each critical task's [start, end] to out[category] and any time the
@@ -94,8 +105,6 @@ typedef void sim_progress_fn(void *ctx, size_t done, size_t total);
 void sim_engine_set_progress(sim_engine *e, sim_progress_fn *fn, void *ctx, size_t every);
 
 /* --- For network models (sim/net.h) ------------------------------------------------- */
-size_t sim_engine_n_links(const sim_engine *e);
-double sim_engine_link_bw(const sim_engine *e, sim_id link);      /* bytes/s */
 const sim_id *sim_engine_flow_path(const sim_engine *e, sim_id flow, int *n_links);
 double sim_engine_flow_bytes(const sim_engine *e, sim_id flow);
 sim_time sim_engine_now(const sim_engine *e);

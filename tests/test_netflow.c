@@ -302,6 +302,59 @@ static void test_incremental_matches_reference(void **state)
     gsl_rng_free(r);
 }
 
+/* Link usage (sim_engine_link_usage). Link L: 100 GB/s, latency 1 us. A (1e9 B) starts at
+ * 0; B (1e9 B) after a 30 ms work task; C (1e9 B) with A, over [L, M] (M: 1 TB/s, no
+ * latency); D (0 bytes) on L at 40 ms moves nothing.
+ * Max-min: A and C share L from 1 us: 50 GB/s each, both end at 1 us + 20 ms; B alone at
+ * 30 ms + 1 us, 10 ms: ends at 40.001 ms. L busy: [1 us, 20.001 ms] and [30.001 ms,
+ * 40.001 ms] = 30 ms exactly (the latency phases do not count); L carried 3e9 bytes.
+ * M: 1e9 bytes, busy [1 us, 20.001 ms] = 20 ms although it never binds. The analytic model
+ * (A and C ignore each other, each at its path's slowest link, 100 GB/s: 10 ms each) gives
+ * L busy 10 + 10 = 20 ms and M 10 ms. */
+static void usage_graph(sim_engine *e, sim_id *L, sim_id *M)
+{
+    *L = sim_engine_add_link(e, 100e9, ps(1e-6));
+    *M = sim_engine_add_link(e, 1e12, 0);
+    sim_id w = sim_engine_add_work(e, -1, ps(30e-3), 1, 0);
+    sim_engine_add_flow(e, L, 1, 1e9, 0, -1, 0, 0);
+    sim_id b = sim_engine_add_flow(e, L, 1, 1e9, 0, -1, 0, 1);
+    sim_engine_add_dep(e, w, b);
+    sim_id p[2] = {*L, *M};
+    sim_engine_add_flow(e, p, 2, 1e9, 0, -1, 0, 2);
+    sim_id w2 = sim_engine_add_work(e, -1, ps(40e-3), 1, 0);
+    sim_id d = sim_engine_add_flow(e, L, 1, 0, 0, -1, 0, 3);
+    sim_engine_add_dep(e, w2, d);
+}
+
+static void test_link_usage(void **state)
+{
+    (void)state;
+    sim_id L, M;
+    double bytes;
+    sim_time busy;
+    sim_engine *e = flow_engine();
+    usage_graph(e, &L, &M);
+    assert_int_equal(sim_engine_run(e, NULL), SIM_OK);
+    sim_engine_link_usage(e, L, &bytes, &busy);
+    assert_true(bytes == 3e9);
+    assert_int_equal(busy, ps(30e-3));
+    sim_engine_link_usage(e, M, &bytes, &busy);
+    assert_true(bytes == 1e9);
+    assert_int_equal(busy, ps(20e-3));
+    sim_engine_link_usage(e, M, NULL, NULL);
+    sim_engine_free(e);
+
+    assert_int_equal(sim_engine_new(&sim_net_analytic, &e, NULL), SIM_OK);
+    usage_graph(e, &L, &M);
+    assert_int_equal(sim_engine_run(e, NULL), SIM_OK);
+    sim_engine_link_usage(e, L, &bytes, &busy);
+    assert_true(bytes == 3e9);
+    assert_int_equal(busy, ps(20e-3));
+    sim_engine_link_usage(e, M, &bytes, &busy);
+    assert_int_equal(busy, ps(10e-3));
+    sim_engine_free(e);
+}
+
 /* Zero-byte flows and flows without links end as soon as their latency is paid. */
 static void test_degenerate_flows(void **state)
 {
@@ -384,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_solver_textbook),
         cmocka_unit_test(test_solver_maxmin_properties),
         cmocka_unit_test(test_all_to_all_nic_bound),
+        cmocka_unit_test(test_link_usage),
         cmocka_unit_test(test_incremental_matches_reference),
         cmocka_unit_test(test_degenerate_flows),
         cmocka_unit_test(test_deterministic),
