@@ -19,7 +19,8 @@
 static const char coll_usage[] =
     "usage: moesim coll [FILE] [--gpu NAME] [--nodes N] [--gpus-per-node N] [--intra LINK]\n"
     "                   [--inter LINK] [--op OP] [--algo NAME] [-b MIN] [-e MAX]\n"
-    "                   [-f FACTOR | -i INCREMENT] [--set section.key=value]... [--json]\n"
+    "                   [-f FACTOR | -i INCREMENT] [--aggregate off|nodes]\n"
+    "                   [--set section.key=value]... [--json]\n"
     "       moesim coll [FILE] ... --op all_to_allv --matrix FILE.csv [--json]\n"
     "\n"
     "Runs one collective on a simulated cluster, like nccl-tests on a real one, and prints\n"
@@ -43,6 +44,9 @@ static const char coll_usage[] =
     "  -i INCREMENT         add INCREMENT bytes each row instead\n"
     "  --matrix FILE.csv    all_to_allv: rows src,dst,bytes (GPU indices; a header line\n"
     "                       is allowed); prints the completion time and each GPU's finish\n"
+    "  --aggregate MODE     all_to_all(v) direct: off (default) or nodes: the flows between\n"
+    "                       two nodes that carry equal bytes move as one bundle (exact for\n"
+    "                       uniform all-to-alls on symmetric fabrics; docs/NETWORK.md)\n"
     "  --json               print the rows as JSON\n"
     "\n"
     "Bus bandwidth as nccl-tests: algbw x 2(n-1)/n for all_reduce, x (n-1)/n for the others.\n"
@@ -56,7 +60,7 @@ typedef struct coll_opts {
     char *owned[8];
     size_t n_owned;
     double min_b, max_b, factor, incr;
-    int json;
+    int json, aggregate;
 } coll_opts;
 
 /* "8", "64K", "8G" (x1024 per step) -> bytes; -1 if malformed. */
@@ -137,7 +141,7 @@ static int parse_args(int argc, char **argv, coll_opts *o)
             continue;
         if (strcmp(a, "--set") == 0 || strcmp(a, "--op") == 0 || strcmp(a, "--algo") == 0 ||
             strcmp(a, "--matrix") == 0 || strcmp(a, "-b") == 0 || strcmp(a, "-e") == 0 ||
-            strcmp(a, "-f") == 0 || strcmp(a, "-i") == 0) {
+            strcmp(a, "-f") == 0 || strcmp(a, "-i") == 0 || strcmp(a, "--aggregate") == 0) {
             if (i + 1 >= argc)
                 return cli_usage_error("coll", "%s needs a value", a);
             const char *v = argv[++i];
@@ -149,6 +153,11 @@ static int parse_args(int argc, char **argv, coll_opts *o)
                 o->algo = v;
             } else if (strcmp(a, "--matrix") == 0) {
                 o->matrix = v;
+            } else if (strcmp(a, "--aggregate") == 0) {
+                if (strcmp(v, "off") != 0 && strcmp(v, "nodes") != 0)
+                    return cli_usage_error("coll", "--aggregate: expected off or nodes (got \"%s\")",
+                                           v);
+                o->aggregate = strcmp(v, "nodes") == 0 ? COLL_AGG_NODES : COLL_AGG_OFF;
             } else {
                 double x = parse_size(v);
                 if (x < 0)
@@ -262,7 +271,8 @@ static int run_matrix(const coll_opts *o, const scn_config *c, const coll_algo *
         for (int j = 0; j < n; j++)
             if (i != j)
                 total += m[(size_t)i * n + j];
-    if ((st = coll_simulate(c, algo, 0, m, &t, fin, NULL, &err)) != SIM_OK)
+    if ((st = coll_simulate_agg(c, algo, 0, m, o->aggregate, &t, fin, NULL, NULL, &err)) !=
+        SIM_OK)
         goto out;
     if (o->json) {
         cJSON *obj = cJSON_CreateObject();
@@ -329,7 +339,8 @@ static int run_sweep(const coll_opts *o, const scn_config *c, coll_op op, const 
             elems = count * n;
         }
         double bytes = elems * 4, t = 0;
-        sim_status st = coll_simulate(c, algo, bytes, NULL, &t, NULL, NULL, &err);
+        sim_status st =
+            coll_simulate_agg(c, algo, bytes, NULL, o->aggregate, &t, NULL, NULL, NULL, &err);
         if (st != SIM_OK) {
             cJSON_Delete(obj);
             return cli_fail(&err);

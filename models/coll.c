@@ -138,6 +138,15 @@ sim_status coll_simulate(const scn_config *c, const coll_algo *algo, double byte
                          const double *matrix, double *time_s, double *finish_s,
                          uint64_t *events, sim_err *err)
 {
+    return coll_simulate_agg(c, algo, bytes, matrix, COLL_AGG_OFF, time_s, finish_s, events,
+                             NULL, err);
+}
+
+sim_status coll_simulate_agg(const scn_config *c, const coll_algo *algo, double bytes,
+                             const double *matrix, int aggregate, double *time_s,
+                             double *finish_s, uint64_t *events, size_t *n_flows,
+                             sim_err *err)
+{
     const sim_net_model *net = sim_net_model_find(c->network.model);
     assert(net);
     const int n = scn_world(c);
@@ -157,7 +166,7 @@ sim_status coll_simulate(const scn_config *c, const coll_algo *algo, double byte
         gpus[g] = g;
     coll_args a = {.e = e, .t = &t, .n = n, .gpus = gpus, .after = NULL, .category = 0,
                    .bytes = bytes, .matrix = matrix, .chunk_bytes = coll_chunk_bytes(c),
-                   .nvls_cost = topo_nvls_cost(c)};
+                   .nvls_cost = topo_nvls_cost(c), .aggregate = aggregate};
     if ((st = algo->build(&a, done, err)) != SIM_OK || (st = sim_engine_run(e, err)) != SIM_OK)
         goto out;
     sim_time last = 0;
@@ -171,6 +180,8 @@ sim_status coll_simulate(const scn_config *c, const coll_algo *algo, double byte
     *time_s = sim_time_to_s(last);
     if (events)
         *events = sim_engine_events(e);
+    if (n_flows)
+        *n_flows = sim_engine_n_flows(e);
 out:
     topo_fini(&t);
     sim_engine_free(e);

@@ -42,6 +42,15 @@ typedef enum {
     COLL_N_OPS
 } coll_op;
 
+/* Aggregation of all-to-all flows (coll_args.aggregate; docs/NETWORK.md, "Aggregation").
+ * NODES: in `direct`, the flows between the ranks of two nodes (each way, and inside a
+ * node) that all carry the same bytes and pay the same latency become one bundle
+ * (sim_engine_add_bundle), which waits for every source rank of its node. Exact, to a
+ * picosecond or so, when the members would get equal rates (a uniform all-to-all on a
+ * symmetric fabric, all ranks starting together); otherwise an approximation, measured in
+ * docs/NETWORK.md. Memory and time become O(nodes^2) instead of O(ranks^2). */
+typedef enum { COLL_AGG_OFF = 0, COLL_AGG_NODES = 1 } coll_aggregate;
+
 typedef struct coll_args {
     sim_engine *e;
     const topo *t;
@@ -53,6 +62,7 @@ typedef struct coll_args {
     const double *matrix;     /* all-to-allv: [n * n], or NULL */
     double chunk_bytes;       /* 0: no chunking */
     double nvls_cost;         /* bytes on a switch port per NVLS byte (topo_nvls_cost) */
+    int aggregate;            /* coll_aggregate; 0 (off) unless asked */
 } coll_args;
 
 typedef struct coll_algo {
@@ -80,6 +90,12 @@ double coll_chunk_bytes(const scn_config *c);
 sim_status coll_simulate(const scn_config *c, const coll_algo *algo, double bytes,
                          const double *matrix, double *time_s, double *finish_s,
                          uint64_t *events, sim_err *err);
+/* The same with an aggregation mode (coll_aggregate); n_flows (may be NULL) receives the
+ * number of flow tasks the engine ran (a bundle counts once). */
+sim_status coll_simulate_agg(const scn_config *c, const coll_algo *algo, double bytes,
+                             const double *matrix, int aggregate, double *time_s,
+                             double *finish_s, uint64_t *events, size_t *n_flows,
+                             sim_err *err);
 
 /* --- for algorithm files ------------------------------------------------------------ */
 /* Flow of `bytes` from rank s to rank d (s != d) over the topology path. */

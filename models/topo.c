@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "models/hw.h"
@@ -49,8 +50,80 @@ static double bridge_bw(const scn_config *c)
     return l->bw_GBps * 1e9 * efficiency(c, "nvlink-bridge");
 }
 
+/* What a link is (topo.link_kind); the index it refers to is in topo.link_index. */
+enum {
+    LK_SWITCH_UP, LK_SWITCH_DOWN,     /* GPU port of the NVSwitch; index: GPU */
+    LK_X16_UP, LK_X16_DOWN,           /* pcie nodes: GPU's x16 link; index: GPU */
+    LK_BRIDGE,                        /* NVLink bridge GPU -> partner; index: GPU */
+    LK_MESH,                          /* mesh: index: GPU * gpus_per_node + local dst */
+    LK_PCIE_UP, LK_PCIE_DOWN,         /* GPU <-> NIC PCIe; index: GPU */
+    LK_NIC_UP, LK_NIC_DOWN,           /* index: node * nics_per_node + NIC */
+    LK_LEAF_UP, LK_LEAF_DOWN,         /* leaf <-> spine; index: leaf */
+};
+
+/* Adds a link and remembers what it is. -1 when out of memory. */
+static sim_id add_link(topo *t, sim_engine *e, double bw, sim_time lat, int kind, int32_t idx)
+{
+    size_t cap = (size_t)t->cap_links;
+    if (sim_grow((void **)&t->link_kind, &cap, (size_t)t->n_links + 1, sizeof *t->link_kind))
+        return -1;
+    cap = (size_t)t->cap_links;
+    if (sim_grow((void **)&t->link_index, &cap, (size_t)t->n_links + 1, sizeof *t->link_index))
+        return -1;
+    t->cap_links = (int)cap;
+    sim_id id = sim_engine_add_link(e, bw, lat);
+    if (id < 0)
+        return -1;
+    if (t->n_links == 0)
+        t->link0 = id;
+    assert(id == t->link0 + t->n_links);   /* nobody else adds links meanwhile */
+    t->link_kind[t->n_links] = (uint8_t)kind;
+    t->link_index[t->n_links] = idx;
+    t->n_links++;
+    return id;
+}
+
+int topo_link_name(const topo *t, sim_id link, char *buf, size_t n)
+{
+    if (link < t->link0 || link >= t->link0 + t->n_links) {
+        snprintf(buf, n, "link %d", (int)link);
+        return -1;
+    }
+    int k = t->link_kind[link - t->link0], i = t->link_index[link - t->link0];
+    const int gpn = t->gpus_per_node, nics = t->nics_per_node;
+    switch (k) {
+    case LK_SWITCH_UP:
+    case LK_SWITCH_DOWN:
+        return snprintf(buf, n, "node %d GPU %d NVSwitch %s", i / gpn, i % gpn,
+                        k == LK_SWITCH_UP ? "up" : "down");
+    case LK_X16_UP:
+    case LK_X16_DOWN:
+        return snprintf(buf, n, "node %d GPU %d PCIe x16 %s", i / gpn, i % gpn,
+                        k == LK_X16_UP ? "up" : "down");
+    case LK_BRIDGE:
+        return snprintf(buf, n, "node %d GPU %d NVLink bridge to GPU %d", i / gpn, i % gpn,
+                        (i ^ 1) % gpn);
+    case LK_MESH:
+        return snprintf(buf, n, "node %d GPU %d mesh to GPU %d", i / gpn / gpn,
+                        i / gpn % gpn, i % gpn);
+    case LK_PCIE_UP:
+    case LK_PCIE_DOWN:
+        return snprintf(buf, n, "node %d GPU %d PCIe to NIC %s", i / gpn, i % gpn,
+                        k == LK_PCIE_UP ? "up" : "down");
+    case LK_NIC_UP:
+    case LK_NIC_DOWN:
+        return snprintf(buf, n, "node %d NIC %d %s", i / nics, i % nics,
+                        k == LK_NIC_UP ? "up" : "down");
+    default:
+        assert(k == LK_LEAF_UP || k == LK_LEAF_DOWN);
+        return snprintf(buf, n, "leaf %d %s", i, k == LK_LEAF_UP ? "uplink" : "downlink");
+    }
+}
+
 void topo_fini(topo *t)
 {
+    sim_free(t->link_kind);
+    sim_free(t->link_index);
     sim_free(t->gpu_up);
     sim_free(t->gpu_down);
     sim_free(t->mesh);
@@ -74,11 +147,13 @@ static sim_id *ids(size_t n)
     return p;
 }
 
-/* A link pair (up, down) of bandwidth bw; latency on up. 0, or -1 when out of memory. */
-static int duplex(sim_engine *e, double bw, sim_time lat, sim_id *up, sim_id *down)
+/* A link pair (up, down) of bandwidth bw; latency on up; kinds up_kind and up_kind + 1.
+ * 0, or -1 when out of memory. */
+static int duplex(topo *t, sim_engine *e, double bw, sim_time lat, int up_kind, int32_t idx,
+                  sim_id *up, sim_id *down)
 {
-    *up = sim_engine_add_link(e, bw, lat);
-    *down = sim_engine_add_link(e, bw, 0);
+    *up = add_link(t, e, bw, lat, up_kind, idx);
+    *down = *up < 0 ? -1 : add_link(t, e, bw, 0, up_kind + 1, idx);
     return *up < 0 || *down < 0 ? -1 : 0;
 }
 
@@ -127,13 +202,16 @@ sim_status topo_build(const scn_config *c, sim_engine *e, topo *t, sim_err *err)
         if (t->kind == TOPO_MESH) {
             for (int j = 0; j < gpn; j++)
                 if (j != g % gpn &&
-                    (t->mesh[(size_t)g * gpn + j] = sim_engine_add_link(e, intra_bw, intra_lat)) < 0)
+                    (t->mesh[(size_t)g * gpn + j] =
+                         add_link(t, e, intra_bw, intra_lat, LK_MESH, g * gpn + j)) < 0)
                     goto oom;
-        } else if (duplex(e, intra_bw, intra_lat, &t->gpu_up[g], &t->gpu_down[g])) {
+        } else if (duplex(t, e, intra_bw, intra_lat,
+                          t->kind == TOPO_PCIE ? LK_X16_UP : LK_SWITCH_UP, g, &t->gpu_up[g],
+                          &t->gpu_down[g])) {
             goto oom;
         }
         if (t->bridge && (g ^ 1) < n && (g ^ 1) / gpn == g / gpn &&
-            (t->bridge[g] = sim_engine_add_link(e, bridge_bw(c), intra_lat)) < 0)
+            (t->bridge[g] = add_link(t, e, bridge_bw(c), intra_lat, LK_BRIDGE, g)) < 0)
             goto oom;
     }
     if (nodes > 1) {
@@ -144,7 +222,7 @@ sim_status topo_build(const scn_config *c, sim_engine *e, topo *t, sim_err *err)
                 t->pcie_up[g] = t->gpu_up[g];
                 t->pcie_down[g] = t->gpu_down[g];
             } else if (pcie_bw < inter_bw &&
-                       duplex(e, pcie_bw, 0, &t->pcie_up[g], &t->pcie_down[g])) {
+                       duplex(t, e, pcie_bw, 0, LK_PCIE_UP, g, &t->pcie_up[g], &t->pcie_down[g])) {
                 goto oom;
             }
         }
@@ -157,15 +235,16 @@ sim_status topo_build(const scn_config *c, sim_engine *e, topo *t, sim_err *err)
                 int leaf = rail ? (nd / per_leaf) * nics + i : nd / per_leaf;
                 t->nic_leaf[k] = leaf;
                 leaf_bw[leaf] += inter_bw;
-                if (duplex(e, inter_bw, inter_lat, &t->nic_up[k], &t->nic_down[k])) {
+                if (duplex(t, e, inter_bw, inter_lat, LK_NIC_UP, (int32_t)k, &t->nic_up[k],
+                           &t->nic_down[k])) {
                     sim_free(leaf_bw);
                     goto oom;
                 }
             }
         if (c->cluster.oversubscription > 1 && t->n_leaves > 1)
             for (int l = 0; l < t->n_leaves; l++)
-                if (duplex(e, leaf_bw[l] / c->cluster.oversubscription, 0, &t->leaf_up[l],
-                           &t->leaf_down[l])) {
+                if (duplex(t, e, leaf_bw[l] / c->cluster.oversubscription, 0, LK_LEAF_UP, l,
+                           &t->leaf_up[l], &t->leaf_down[l])) {
                     sim_free(leaf_bw);
                     goto oom;
                 }

@@ -27,6 +27,9 @@
 #ifndef MODELS_TOPO_H
 #define MODELS_TOPO_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "models/scenario.h"
 #include "sim/engine.h"
 
@@ -46,6 +49,12 @@ typedef struct topo {
     sim_id *nic_up, *nic_down;     /* [nodes * nics_per_node], -1 with a single node */
     sim_id *leaf_up, *leaf_down;   /* [n_leaves], -1 when left out */
     int *nic_leaf;                 /* [nics_per_node * nodes] leaf of each NIC */
+    /* what each link of the topology is, for topo_link_name: links link0 .. link0 +
+     * n_links - 1 of the engine, in creation order */
+    sim_id link0;
+    int n_links, cap_links;
+    uint8_t *link_kind;            /* [n_links] topo_link_kind */
+    int32_t *link_index;           /* [n_links] GPU, NIC, leaf ... the kind refers to */
 } topo;
 
 /* Adds the cluster's links to e. On failure t is left empty (topo_fini-safe). */
@@ -59,6 +68,12 @@ static inline int topo_node(const topo *t, int g) { return g / t->gpus_per_node;
 /* NVSwitch nodes: GPU g's port to the switch, up (g -> switch) and down. */
 sim_id topo_switch_up(const topo *t, int g);
 sim_id topo_switch_down(const topo *t, int g);
+
+/* The link in words, e.g. "node 3 GPU 5 NVSwitch up", "node 3 NIC 2 up", "leaf 4 uplink"
+ * (GPUs and NICs numbered inside their node; leaves as in topo.nic_leaf). Writes at most n
+ * bytes, NUL included, as snprintf does, and returns what snprintf returns (the length of
+ * the whole name). A link that is not one of t's gets "link L" and returns -1. */
+int topo_link_name(const topo *t, sim_id link, char *buf, size_t n);
 
 /* Effective bandwidths after efficiency, bytes/s. */
 double topo_intra_bw(const scn_config *c);

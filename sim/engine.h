@@ -6,6 +6,8 @@
  *   - FLOW: a number of bytes sent over a path of links; it first pays the path's latency
  *     (the sum of its links' latencies plus the flow's own extra latency), then moves its
  *     bytes at the rate the network model gives it. A flow may also hold a resource.
+ *     A BUNDLE is a flow task that stands for `mult` identical flows moving together at
+ *     one common rate (an explicit aggregation, see sim_engine_add_bundle).
  * A task becomes ready when all its dependencies have finished, and starts when its
  * resource (if any) is free. Every task carries an owner tag (e.g. a GPU index) and a
  * category (a small integer whose meaning belongs to the caller); every finished task
@@ -57,6 +59,26 @@ sim_id sim_engine_add_work(sim_engine *e, sim_id resource, sim_time duration,
 /* path: n_links link ids, copied. bytes >= 0. resource may be -1. */
 sim_id sim_engine_add_flow(sim_engine *e, const sim_id *path, int n_links, double bytes,
                            sim_time extra_lat, sim_id resource, int category, int owner);
+/* A bundle: mult >= 1 flows of `bytes` each that start together and move at one common
+ * rate r; link links[i] carries weights[i] of them (1 <= weights[i] <= mult), i.e.
+ * weights[i] x r. Both arrays are copied. The bundle pays `lat` as its whole latency (the
+ * links' own latencies are not added: they belong to different members' paths), then
+ * moves; it ends when its members' last byte arrives. Its record is one FLOW record with
+ * bytes = mult x bytes. Under the flow model a bundle is one weighted max-min variable;
+ * it gives the same times as its members simulated one by one exactly when those members
+ * would all get equal rates (e.g. the flows between two nodes of a uniform all-to-all on
+ * a symmetric fabric); otherwise its members all move at the rate of the most constrained
+ * one (docs/NETWORK.md, "Aggregation"). Under the analytic model a bundle moves at its
+ * slowest link. */
+sim_id sim_engine_add_bundle(sim_engine *e, const sim_id *links, const int32_t *weights,
+                             int n_links, double bytes, int32_t mult, sim_time lat,
+                             sim_id resource, int category, int owner);
+/* Optional: makes room for n_tasks more tasks (of which n_flows flows or bundles), with
+ * n_path_links more path entries (a bundle's weights count too) and n_deps more
+ * dependencies, so that building a large graph does not regrow its arrays. SIM_ENOMEM
+ * (nothing else changes) when that much memory is not available. */
+sim_status sim_engine_reserve(sim_engine *e, size_t n_tasks, size_t n_flows, size_t n_path_links,
+                              size_t n_deps);
 /* `after` may not start before `before` has finished. Both ids must exist. */
 int sim_engine_add_dep(sim_engine *e, sim_id before, sim_id after);
 
@@ -67,9 +89,22 @@ sim_status sim_engine_run(sim_engine *e, sim_err *err);
 /* Results (after a successful run). */
 size_t sim_engine_n_tasks(const sim_engine *e);
 const sim_record *sim_engine_record(const sim_engine *e, sim_id task);
+/* How many flows the task stands for: a bundle's multiplicity, else 1. */
+int32_t sim_engine_task_mult(const sim_engine *e, sim_id task);
 sim_time sim_engine_makespan(const sim_engine *e);        /* latest end over all tasks */
 uint64_t sim_engine_events(const sim_engine *e);          /* events executed */
 sim_time sim_engine_resource_busy(const sim_engine *e, sim_id resource);
+
+/* Usage of one link over the run, O(1) (kept while running, at O(path length) per flow):
+ * *bytes: the bytes of every flow that crossed it (counted when the flow's bytes start
+ * moving, i.e. after its latency); *busy: the time during which at least one flow was
+ * moving bytes over it (the union of the flows' [latency paid, last byte] intervals; a
+ * flow's latency phase does not count). Utilization = bytes / (busy x bandwidth) while
+ * busy, bytes / (makespan x bandwidth) over the run. Either pointer may be NULL. */
+void sim_engine_link_usage(const sim_engine *e, sim_id link, double *bytes, sim_time *busy);
+size_t sim_engine_n_links(const sim_engine *e);
+double sim_engine_link_bw(const sim_engine *e, sim_id link);      /* bytes/s */
+sim_time sim_engine_link_lat(const sim_engine *e, sim_id link);
 
 /* Walks the critical path backwards from the task that finished last: at each task, the
  * dependency that finished last (or, if the task waited for its resource, the task that
@@ -94,10 +129,15 @@ typedef void sim_progress_fn(void *ctx, size_t done, size_t total);
 void sim_engine_set_progress(sim_engine *e, sim_progress_fn *fn, void *ctx, size_t every);
 
 /* --- For network models (sim/net.h) ------------------------------------------------- */
-size_t sim_engine_n_links(const sim_engine *e);
-double sim_engine_link_bw(const sim_engine *e, sim_id link);      /* bytes/s */
-const sim_id *sim_engine_flow_path(const sim_engine *e, sim_id flow, int *n_links);
-double sim_engine_flow_bytes(const sim_engine *e, sim_id flow);
+/* Network models see flows by flow id: 0 .. sim_engine_n_flows - 1, dense, in the order
+ * the flows (and bundles) were added; not the task id. */
+size_t sim_engine_n_flows(const sim_engine *e);
+/* The flow's links; *weights (if not NULL) receives NULL for a plain flow (every weight
+ * 1) or the bundle's weights. */
+const sim_id *sim_engine_flow_path(const sim_engine *e, sim_id flow, int *n_links,
+                                   const int32_t **weights);
+double sim_engine_flow_bytes(const sim_engine *e, sim_id flow);   /* per member */
+sim_id sim_engine_flow_task(const sim_engine *e, sim_id flow);
 sim_time sim_engine_now(const sim_engine *e);
 sim_evq *sim_engine_evq(sim_engine *e);
 /* The network model reports that a flow's last byte arrived now. */

@@ -1,6 +1,7 @@
 /* sim/net_analytic.c: the analytic network model. Each flow moves its bytes at the
  * bandwidth of the slowest link on its path, ignoring every other flow (no contention).
- * Exact for isolated transfers; optimistic whenever flows share a link. */
+ * Exact for isolated transfers; optimistic whenever flows share a link. A bundle moves
+ * each member's bytes at its slowest link (members ignore each other too). */
 #include <string.h>
 
 #include "sim/net.h"
@@ -15,7 +16,7 @@ static sim_status analytic_flow_start(void *state, sim_engine *e, sim_id flow)
 {
     (void)state;
     int n;
-    const sim_id *path = sim_engine_flow_path(e, flow, &n);
+    const sim_id *path = sim_engine_flow_path(e, flow, &n, NULL);
     double bytes = sim_engine_flow_bytes(e, flow);
     sim_time dt = 0;
     if (n > 0 && bytes > 0) {

@@ -192,6 +192,53 @@ static void test_critical_path_visitor(void **state)
     sim_engine_free(e);
 }
 
+/* Latency release. 3000 flows without links, flow i with extra latency 10 + (i % 1500) ps:
+ * 1500 distinct latencies, more than the engine's 1024 classes, so some flows get their
+ * own event: every flow still ends at its latency exactly. 2000 zero-byte flows of one
+ * latency starting together under the flow model cost two events: one release, one model
+ * update that ends them all. */
+static void test_latency_classes(void **state)
+{
+    (void)state;
+    sim_engine *e = new_engine();
+    sim_id f[3000];
+    for (int i = 0; i < 3000; i++)
+        f[i] = sim_engine_add_flow(e, NULL, 0, 1, 10 + i % 1500, -1, CAT_A, 0);
+    assert_int_equal(sim_engine_run(e, NULL), SIM_OK);
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(sim_engine_record(e, f[i])->end, 10 + i % 1500);
+    sim_engine_free(e);
+
+    assert_int_equal(sim_engine_new(&sim_net_flow, &e, NULL), SIM_OK);
+    sim_id l = sim_engine_add_link(e, 1e9, 1000);
+    for (int i = 0; i < 2000; i++)
+        sim_engine_add_flow(e, &l, 1, 0, 0, -1, CAT_A, 0);
+    assert_int_equal(sim_engine_run(e, NULL), SIM_OK);
+    assert_int_equal(sim_engine_events(e), 2);
+    assert_int_equal(sim_engine_makespan(e), 1000);
+    sim_engine_free(e);
+}
+
+/* sim_engine_reserve makes room up front and changes nothing else; when the memory is
+ * not there it says so and the engine still works. */
+static void test_reserve(void **state)
+{
+    (void)state;
+    sim_engine *e = new_engine();
+    assert_int_equal(sim_engine_reserve(e, 100, 50, 100, 100), SIM_OK);
+    sim_alloc_fail_after(0);
+    assert_int_equal(sim_engine_reserve(e, 1000000, 10, 10, 10), SIM_ENOMEM);
+    sim_alloc_fail_after(-1);
+    sim_id r = sim_engine_add_resource(e);
+    sim_id a = sim_engine_add_work(e, r, 7, CAT_A, 0);
+    sim_id b = sim_engine_add_work(e, r, 3, CAT_A, 0);
+    sim_engine_add_dep(e, a, b);
+    assert_int_equal(sim_engine_run(e, NULL), SIM_OK);
+    assert_int_equal(sim_engine_makespan(e), 10);
+    assert_int_equal(sim_engine_task_mult(e, a), 1);
+    sim_engine_free(e);
+}
+
 static void count_progress(void *ctx, size_t done, size_t total)
 {
     size_t *calls = ctx;
@@ -226,6 +273,8 @@ int main(void)
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_critical_path_visitor),
         cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_latency_classes),
+        cmocka_unit_test(test_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -206,6 +206,86 @@ static void test_resolve_rules(void **state)
     assert_non_null(strstr(err.msg, "cluster.nics_per_node: expected at most"));
 }
 
+/* Link names: every link of a topology has one, distinct from the others. H100, 2 nodes:
+ * GPU 3's switch port, GPU 13 (node 1, local 5) NIC down; 64 nodes 2:1 oversubscribed:
+ * leaf 8's downlink; a PCIe node's x16 links and bridges; a mesh link. A link the topology
+ * did not create: "link N", -1. */
+static void check_names_distinct(const topo *t)
+{
+    char a[64], b[64];
+    for (int i = 0; i < t->n_links; i++) {
+        assert_true(topo_link_name(t, t->link0 + i, a, sizeof a) > 0);
+        for (int j = i + 1; j < t->n_links && j < i + 40; j++) {
+            topo_link_name(t, t->link0 + j, b, sizeof b);
+            assert_string_not_equal(a, b);
+        }
+    }
+}
+
+static void test_link_names(void **state)
+{
+    (void)state;
+    scn_config c;
+    char buf[64];
+    config(&c, (const char *[]){"cluster.nodes=2", NULL});
+    sim_engine *e = NULL;
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    sim_id other = sim_engine_add_link(e, 1e9, 0);   /* not the topology's */
+    topo t;
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    topo_link_name(&t, t.gpu_up[3], buf, sizeof buf);
+    assert_string_equal(buf, "node 0 GPU 3 NVSwitch up");
+    topo_link_name(&t, t.gpu_down[13], buf, sizeof buf);
+    assert_string_equal(buf, "node 1 GPU 5 NVSwitch down");
+    topo_link_name(&t, t.nic_down[8 + 5], buf, sizeof buf);
+    assert_string_equal(buf, "node 1 NIC 5 down");
+    assert_int_equal(topo_link_name(&t, other, buf, sizeof buf), -1);
+    assert_string_equal(buf, "link 0");
+    assert_int_equal(topo_link_name(&t, t.nic_up[2], buf, 5), (int)strlen("node 0 NIC 2 up"));
+    assert_string_equal(buf, "node");   /* truncated as snprintf does */
+    check_names_distinct(&t);
+    topo_fini(&t);
+    sim_engine_free(e);
+
+    config(&c, (const char *[]){"cluster.nodes=64", "cluster.oversubscription=2", NULL});
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    topo_link_name(&t, t.leaf_down[8], buf, sizeof buf);
+    assert_string_equal(buf, "leaf 8 downlink");
+    topo_link_name(&t, t.leaf_up[15], buf, sizeof buf);
+    assert_string_equal(buf, "leaf 15 uplink");
+    check_names_distinct(&t);
+    topo_fini(&t);
+    sim_engine_free(e);
+
+    config(&c, (const char *[]){"cluster.gpu=a100-sxm", "cluster.nodes=2", NULL});
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    topo_link_name(&t, t.pcie_up[9], buf, sizeof buf);
+    assert_string_equal(buf, "node 1 GPU 1 PCIe to NIC up");
+    topo_fini(&t);
+    sim_engine_free(e);
+
+    config(&c, (const char *[]){"cluster.gpu=h100-pcie", "cluster.gpus_per_node=4",
+                                "network.nvlink_bridge=true", NULL});
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    topo_link_name(&t, t.bridge[3], buf, sizeof buf);
+    assert_string_equal(buf, "node 0 GPU 3 NVLink bridge to GPU 2");
+    check_names_distinct(&t);
+    topo_fini(&t);
+    sim_engine_free(e);
+
+    config(&c, (const char *[]){"cluster.gpu=mi300x", NULL});
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    topo_link_name(&t, t.mesh[6 * 8 + 1], buf, sizeof buf);
+    assert_string_equal(buf, "node 0 GPU 6 mesh to GPU 1");
+    check_names_distinct(&t);
+    topo_fini(&t);
+    sim_engine_free(e);
+}
+
 static void test_out_of_memory(void **state)
 {
     (void)state;
@@ -238,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_pcie_bridge_and_mesh),
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_resolve_rules),
+        cmocka_unit_test(test_link_names),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
