@@ -1111,6 +1111,34 @@ static sim_status comm_overlap(const ctx *x, step_result *res)
     return SIM_OK;
 }
 
+/* The STEP_MAX_LINKS links that carried the most bytes, most first (ties: lower link id). */
+static void busiest_links(const ctx *x, step_result *res)
+{
+    size_t n = sim_engine_n_links(x->e);
+    res->n_links = 0;
+    for (size_t l = 0; l < n; l++) {
+        double bytes;
+        sim_time busy;
+        sim_engine_link_usage(x->e, (sim_id)l, &bytes, &busy);
+        if (bytes <= 0)
+            continue;
+        int at = res->n_links;
+        while (at > 0 && res->links[at - 1].bytes < bytes)
+            at--;
+        if (at >= STEP_MAX_LINKS)
+            continue;
+        int last = res->n_links < STEP_MAX_LINKS ? res->n_links : STEP_MAX_LINKS - 1;
+        memmove(&res->links[at + 1], &res->links[at], (size_t)(last - at) * sizeof res->links[0]);
+        step_link *k = &res->links[at];
+        topo_link_name(&x->t, (sim_id)l, k->name, sizeof k->name);
+        k->capacity_bytes_per_s = sim_engine_link_bw(x->e, (sim_id)l);
+        k->bytes = bytes;
+        k->busy_s = sim_time_to_s(busy);
+        if (res->n_links < STEP_MAX_LINKS)
+            res->n_links++;
+    }
+}
+
 /* Copies every finished task into res->spans. */
 static sim_status keep_spans(sim_engine *e, step_result *res, sim_err *err)
 {
@@ -1257,6 +1285,7 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
         st = sim_err_set(err, SIM_ENOMEM, "out of memory attributing the step time");
         goto done;
     }
+    busiest_links(&x, &res);
     if (o && o->keep_spans)
         st = keep_spans(x.e, &res, err);
 done:

@@ -83,8 +83,8 @@ typedef struct step_result {
     double max_mean_load;             /* max over micro-batches, layers, EP groups */
     step_span *spans;                 /* every task, when asked for (step_opts); owned */
     size_t n_spans;
-    /* the busiest links of the step, most bytes first (at most STEP_MAX_LINKS; 0 until the
-     * engine reports link usage) */
+    /* the links that carried the most bytes in the step, most first (at most
+     * STEP_MAX_LINKS; sim_engine_link_usage, names from topo_link_name) */
     step_link links[STEP_MAX_LINKS];
     int n_links;
 } step_result;
