@@ -68,7 +68,7 @@ static double tree_bw(const scn_config *c)
 
 /* What a link is (topo.link_kind); the index it refers to is in topo.link_index. */
 enum {
-    LK_SWITCH_UP, LK_SWITCH_DOWN,     /* GPU port of the NVSwitch; index: GPU */
+    LK_SWITCH_UP, LK_SWITCH_DOWN,     /* GPU port of the NVSwitch; index: GPU (up kinds even) */
     LK_X16_UP, LK_X16_DOWN,           /* pcie nodes: GPU's x16 link; index: GPU */
     LK_BRIDGE,                        /* NVLink bridge GPU -> partner; index: GPU */
     LK_MESH,                          /* mesh: index: GPU * gpus_per_node + local dst */
@@ -77,6 +77,9 @@ enum {
     LK_LEAF_UP, LK_LEAF_DOWN,         /* leaf <-> spine; index: leaf */
     LK_SW_UP, LK_SW_DOWN,             /* PCIe switch <-> CPU; index: node * switches + s */
 };
+_Static_assert(LK_X16_UP % 2 == 0 && LK_PCIE_UP % 2 == 0 && LK_NIC_UP % 2 == 0 &&
+                   LK_LEAF_UP % 2 == 0 && LK_SW_UP % 2 == 0,
+               "duplex() makes up_kind + 1 the down kind; names take k & 1 as the direction");
 
 /* Adds a link and remembers what it is. -1 when out of memory. */
 static sim_id add_link(topo *t, sim_engine *e, double bw, sim_time lat, int kind, int32_t idx)
@@ -108,29 +111,27 @@ int topo_link_name(const topo *t, sim_id link, char *buf, size_t n)
     }
     int k = t->link_kind[link - t->link0], i = t->link_index[link - t->link0];
     const int gpn = t->gpus_per_node, nics = t->nics_per_node;
+    /* up kinds are even, their down kinds the next odd number */
+    static const char *const gpu_port[] = {[LK_SWITCH_UP] = "NVSwitch", [LK_X16_UP] = "PCIe x16",
+                                           [LK_PCIE_UP] = "PCIe to NIC"};
+    const char *dir = k & 1 ? "down" : "up";
     switch (k) {
     case LK_SWITCH_UP:
     case LK_SWITCH_DOWN:
-        return snprintf(buf, n, "node %d GPU %d NVSwitch %s", i / gpn, i % gpn,
-                        k == LK_SWITCH_UP ? "up" : "down");
     case LK_X16_UP:
     case LK_X16_DOWN:
-        return snprintf(buf, n, "node %d GPU %d PCIe x16 %s", i / gpn, i % gpn,
-                        k == LK_X16_UP ? "up" : "down");
+    case LK_PCIE_UP:
+    case LK_PCIE_DOWN:
+        return snprintf(buf, n, "node %d GPU %d %s %s", i / gpn, i % gpn, gpu_port[k & ~1], dir);
     case LK_BRIDGE:
         return snprintf(buf, n, "node %d GPU %d NVLink bridge to GPU %d", i / gpn, i % gpn,
                         (i ^ 1) % gpn);
     case LK_MESH:
         return snprintf(buf, n, "node %d GPU %d mesh to GPU %d", i / gpn / gpn,
                         i / gpn % gpn, i % gpn);
-    case LK_PCIE_UP:
-    case LK_PCIE_DOWN:
-        return snprintf(buf, n, "node %d GPU %d PCIe to NIC %s", i / gpn, i % gpn,
-                        k == LK_PCIE_UP ? "up" : "down");
     case LK_NIC_UP:
     case LK_NIC_DOWN:
-        return snprintf(buf, n, "node %d NIC %d %s", i / nics, i % nics,
-                        k == LK_NIC_UP ? "up" : "down");
+        return snprintf(buf, n, "node %d NIC %d %s", i / nics, i % nics, dir);
     case LK_SW_UP:
     case LK_SW_DOWN:
         return snprintf(buf, n, "node %d PCIe switch %d %s", i / t->switches_per_node,
