@@ -43,23 +43,43 @@ double topo_nvls_cost(const scn_config *c)
     return l->efficiency / l->nvls_efficiency;
 }
 
+/* On pcie nodes cluster.intra names the GPU-to-GPU link: the GPU's PCIe preset (the
+ * default), or nvlink-bridge, which moves cluster.intra_bw_GBps / intra_lat_us to the
+ * bridge and leaves the PCIe tree to network.pcie. */
+static int intra_is_bridge(const scn_config *c)
+{
+    return strcmp(c->cluster.intra, "nvlink-bridge") == 0;
+}
+
 static double bridge_bw(const scn_config *c)
 {
+    if (intra_is_bridge(c))
+        return topo_intra_bw(c);
     const hw_link *l = hw_link_find("nvlink-bridge");
     assert(l);
     return l->bw_GBps * 1e9 * efficiency(c, "nvlink-bridge");
 }
 
+/* The x16 links of a pcie node's tree (GPU to switch, switch to CPU). */
+static double tree_bw(const scn_config *c)
+{
+    return intra_is_bridge(c) ? topo_pcie_bw(c) : topo_intra_bw(c);
+}
+
 /* What a link is (topo.link_kind); the index it refers to is in topo.link_index. */
 enum {
-    LK_SWITCH_UP, LK_SWITCH_DOWN,     /* GPU port of the NVSwitch; index: GPU */
+    LK_SWITCH_UP, LK_SWITCH_DOWN,     /* GPU port of the NVSwitch; index: GPU (up kinds even) */
     LK_X16_UP, LK_X16_DOWN,           /* pcie nodes: GPU's x16 link; index: GPU */
     LK_BRIDGE,                        /* NVLink bridge GPU -> partner; index: GPU */
     LK_MESH,                          /* mesh: index: GPU * gpus_per_node + local dst */
     LK_PCIE_UP, LK_PCIE_DOWN,         /* GPU <-> NIC PCIe; index: GPU */
     LK_NIC_UP, LK_NIC_DOWN,           /* index: node * nics_per_node + NIC */
     LK_LEAF_UP, LK_LEAF_DOWN,         /* leaf <-> spine; index: leaf */
+    LK_SW_UP, LK_SW_DOWN,             /* PCIe switch <-> CPU; index: node * switches + s */
 };
+_Static_assert(LK_X16_UP % 2 == 0 && LK_PCIE_UP % 2 == 0 && LK_NIC_UP % 2 == 0 &&
+                   LK_LEAF_UP % 2 == 0 && LK_SW_UP % 2 == 0,
+               "duplex() makes up_kind + 1 the down kind; names take k & 1 as the direction");
 
 /* Adds a link and remembers what it is. -1 when out of memory. */
 static sim_id add_link(topo *t, sim_engine *e, double bw, sim_time lat, int kind, int32_t idx)
@@ -91,29 +111,31 @@ int topo_link_name(const topo *t, sim_id link, char *buf, size_t n)
     }
     int k = t->link_kind[link - t->link0], i = t->link_index[link - t->link0];
     const int gpn = t->gpus_per_node, nics = t->nics_per_node;
+    /* up kinds are even, their down kinds the next odd number */
+    static const char *const gpu_port[] = {[LK_SWITCH_UP] = "NVSwitch", [LK_X16_UP] = "PCIe x16",
+                                           [LK_PCIE_UP] = "PCIe to NIC"};
+    const char *dir = k & 1 ? "down" : "up";
     switch (k) {
     case LK_SWITCH_UP:
     case LK_SWITCH_DOWN:
-        return snprintf(buf, n, "node %d GPU %d NVSwitch %s", i / gpn, i % gpn,
-                        k == LK_SWITCH_UP ? "up" : "down");
     case LK_X16_UP:
     case LK_X16_DOWN:
-        return snprintf(buf, n, "node %d GPU %d PCIe x16 %s", i / gpn, i % gpn,
-                        k == LK_X16_UP ? "up" : "down");
+    case LK_PCIE_UP:
+    case LK_PCIE_DOWN:
+        return snprintf(buf, n, "node %d GPU %d %s %s", i / gpn, i % gpn, gpu_port[k & ~1], dir);
     case LK_BRIDGE:
         return snprintf(buf, n, "node %d GPU %d NVLink bridge to GPU %d", i / gpn, i % gpn,
                         (i ^ 1) % gpn);
     case LK_MESH:
         return snprintf(buf, n, "node %d GPU %d mesh to GPU %d", i / gpn / gpn,
                         i / gpn % gpn, i % gpn);
-    case LK_PCIE_UP:
-    case LK_PCIE_DOWN:
-        return snprintf(buf, n, "node %d GPU %d PCIe to NIC %s", i / gpn, i % gpn,
-                        k == LK_PCIE_UP ? "up" : "down");
     case LK_NIC_UP:
     case LK_NIC_DOWN:
-        return snprintf(buf, n, "node %d NIC %d %s", i / nics, i % nics,
-                        k == LK_NIC_UP ? "up" : "down");
+        return snprintf(buf, n, "node %d NIC %d %s", i / nics, i % nics, dir);
+    case LK_SW_UP:
+    case LK_SW_DOWN:
+        return snprintf(buf, n, "node %d PCIe switch %d %s", i / t->switches_per_node,
+                        i % t->switches_per_node, k == LK_SW_UP ? "uplink" : "downlink");
     default:
         assert(k == LK_LEAF_UP || k == LK_LEAF_DOWN);
         return snprintf(buf, n, "leaf %d %s", i, k == LK_LEAF_UP ? "uplink" : "downlink");
@@ -130,6 +152,8 @@ void topo_fini(topo *t)
     sim_free(t->bridge);
     sim_free(t->pcie_up);
     sim_free(t->pcie_down);
+    sim_free(t->sw_up);
+    sim_free(t->sw_down);
     sim_free(t->nic_up);
     sim_free(t->nic_down);
     sim_free(t->leaf_up);
@@ -193,11 +217,19 @@ sim_status topo_build(const scn_config *c, sim_engine *e, topo *t, sim_err *err)
         goto oom;
     if (t->kind == TOPO_PCIE && c->network.nvlink_bridge && !(t->bridge = ids((size_t)n)))
         goto oom;
+    if (t->kind == TOPO_PCIE) {
+        t->switches_per_node = (gpn + TOPO_PCIE_SW - 1) / TOPO_PCIE_SW;
+        size_t n_sw = (size_t)nodes * t->switches_per_node;
+        if (!(t->sw_up = ids(n_sw)) || !(t->sw_down = ids(n_sw)))
+            goto oom;
+    }
 
     sim_time intra_lat = sim_time_from_s(c->cluster.intra_lat_us * 1e-6);
     sim_time inter_lat = sim_time_from_s(c->cluster.inter_lat_us * 1e-6);
     double intra_bw = topo_intra_bw(c), inter_bw = topo_inter_bw(c);
     double pcie_bw = topo_pcie_bw(c);
+    if (t->kind == TOPO_PCIE)
+        intra_bw = tree_bw(c);
     for (int g = 0; g < n; g++) {
         if (t->kind == TOPO_MESH) {
             for (int j = 0; j < gpn; j++)
@@ -214,6 +246,17 @@ sim_status topo_build(const scn_config *c, sim_engine *e, topo *t, sim_err *err)
             (t->bridge[g] = add_link(t, e, bridge_bw(c), intra_lat, LK_BRIDGE, g)) < 0)
             goto oom;
     }
+    /* PCIe switch uplinks: a switch with one GPU cannot load its uplink beyond that GPU's
+     * own x16 link, so it gets none (the constraint could never bind) */
+    for (int nd = 0; nd < nodes && t->kind == TOPO_PCIE; nd++)
+        for (int sw = 0; sw < t->switches_per_node; sw++) {
+            int below = gpn - sw * TOPO_PCIE_SW < TOPO_PCIE_SW ? gpn - sw * TOPO_PCIE_SW
+                                                               : TOPO_PCIE_SW;
+            size_t k = (size_t)nd * t->switches_per_node + sw;
+            if (below > 1 && duplex(t, e, intra_bw, 0, LK_SW_UP, (int32_t)k, &t->sw_up[k],
+                                    &t->sw_down[k]))
+                goto oom;
+        }
     if (nodes > 1) {
         /* the GPU's PCIe link binds only when slower than its NIC; PCIe nodes reuse the
          * GPU's own x16 link (gpu_up/down), shared with intra-node traffic */
@@ -268,10 +311,42 @@ sim_id topo_switch_down(const topo *t, int g)
     return t->gpu_down[g];
 }
 
+/* pcie nodes: the switch (index into sw_up) of GPU g, and of the NIC serving GPU g (the
+ * switch of the first GPU that NIC serves). */
+static size_t gpu_switch(const topo *t, int g)
+{
+    const int gpn = t->gpus_per_node;
+    return (size_t)(g / gpn) * t->switches_per_node + (size_t)(g % gpn / TOPO_PCIE_SW);
+}
+
+static size_t nic_switch(const topo *t, int g)
+{
+    const int gpn = t->gpus_per_node, nics = t->nics_per_node;
+    int nic = g % gpn * nics / gpn;
+    int first = (nic * gpn + nics - 1) / nics;   /* smallest j with j * nics / gpn == nic */
+    return (size_t)(g / gpn) * t->switches_per_node + (size_t)(first / TOPO_PCIE_SW);
+}
+
+/* Appends the uplinks from switch a to switch b (none if a == b or a has none). */
+static int add_switch_hop(const topo *t, size_t a, size_t b, sim_id *path, int n)
+{
+    if (a != b && t->sw_up[a] >= 0 && t->sw_down[b] >= 0) {
+        path[n++] = t->sw_up[a];
+        path[n++] = t->sw_down[b];
+    } else if (a != b) {   /* one side has a single GPU: only the other uplink exists */
+        if (t->sw_up[a] >= 0)
+            path[n++] = t->sw_up[a];
+        if (t->sw_down[b] >= 0)
+            path[n++] = t->sw_down[b];
+    }
+    return n;
+}
+
 int topo_path(const topo *t, int src, int dst, sim_id path[TOPO_MAX_PATH])
 {
     assert(src != dst && src >= 0 && dst >= 0 && src < t->n_gpus && dst < t->n_gpus);
     const int gpn = t->gpus_per_node;
+    const int pcie = t->kind == TOPO_PCIE;
     int n = 0;
     if (src / gpn == dst / gpn) {
         if (t->kind == TOPO_MESH) {
@@ -280,6 +355,8 @@ int topo_path(const topo *t, int src, int dst, sim_id path[TOPO_MAX_PATH])
             path[n++] = t->bridge[src];
         } else {
             path[n++] = t->gpu_up[src];
+            if (pcie)
+                n = add_switch_hop(t, gpu_switch(t, src), gpu_switch(t, dst), path, n);
             path[n++] = t->gpu_down[dst];
         }
         return n;
@@ -289,6 +366,8 @@ int topo_path(const topo *t, int src, int dst, sim_id path[TOPO_MAX_PATH])
     size_t nd = (size_t)(dst / gpn) * nics + (size_t)(dst % gpn) * nics / gpn;
     if (t->pcie_up[src] >= 0)
         path[n++] = t->pcie_up[src];
+    if (pcie)
+        n = add_switch_hop(t, gpu_switch(t, src), nic_switch(t, src), path, n);
     path[n++] = t->nic_up[ns];
     int ls = t->nic_leaf[ns], ld = t->nic_leaf[nd];
     if (ls != ld && t->leaf_up[ls] >= 0) {
@@ -296,7 +375,10 @@ int topo_path(const topo *t, int src, int dst, sim_id path[TOPO_MAX_PATH])
         path[n++] = t->leaf_down[ld];
     }
     path[n++] = t->nic_down[nd];
+    if (pcie)
+        n = add_switch_hop(t, nic_switch(t, dst), gpu_switch(t, dst), path, n);
     if (t->pcie_down[dst] >= 0)
         path[n++] = t->pcie_down[dst];
+    assert(n <= TOPO_MAX_PATH);
     return n;
 }

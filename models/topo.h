@@ -5,15 +5,23 @@
  *   - nvswitch: each GPU has a port into the node's NVSwitch, an up and a down link of
  *     intra_bw each; GPU a -> b crosses [up(a), down(b)]. The switch itself is
  *     non-blocking. NVLS collectives address the switch directly (topo_switch_up/down).
- *   - pcie: each GPU has its own x16 link to the CPU's root complex (assumed non-blocking),
- *     up and down of intra_bw (the PCIe preset); a -> b crosses [up(a), down(b)]. With
- *     network.nvlink_bridge, GPUs 2i and 2i+1 are also joined by a bridge (one link per
- *     direction) that carries their traffic instead.
+ *   - pcie: a PCIe tree. GPUs 2i and 2i+1 of a node sit under PCIe switch i (TOPO_PCIE_SW
+ *     GPUs per switch), each GPU with its x16 link to the switch (up and down), each switch
+ *     with one x16 uplink to the CPU's root complex (up and down; the root complex itself
+ *     is non-blocking): a -> b under one switch crosses [up(a), down(b)], else [up(a),
+ *     switch up(sa), switch down(sb), down(b)]. With network.nvlink_bridge, GPUs 2i and
+ *     2i+1 are also joined by an NVLink bridge (one link per direction) that carries their
+ *     traffic instead. Rates: the PCIe links are cluster.intra_bw_GBps (the GPU's PCIe
+ *     preset, its "intra-node" link) and the bridge the nvlink-bridge preset; with
+ *     cluster.intra = nvlink-bridge the bridge follows cluster.intra_bw_GBps and
+ *     intra_lat_us and the PCIe links the network.pcie preset instead (docs/NETWORK.md).
  *   - mesh: a direct link per ordered pair of GPUs of the node (AMD Infinity Fabric), each
  *     of intra_bw; a -> b crosses [mesh(a, b)].
  * Between nodes: NIC i of a node (cluster.nics_per_node of them; GPU j of g per node uses
  * NIC j * nics / g) has an up and a down link of inter_bw. The GPU reaches its NIC through
- * PCIe (its own x16 link, up and down); a NIC sits on a leaf switch: leaf (k, i) for the
+ * PCIe (its own x16 link, up and down; on pcie nodes the NIC sits under the PCIe switch of
+ * the first GPU it serves, and a GPU under another switch reaches it through the switch
+ * uplinks); a NIC sits on a leaf switch: leaf (k, i) for the
  * k-th group of network.nodes_per_leaf nodes when rail-optimized, else leaf k for all the
  * group's NICs. Leaves meet in a non-blocking spine layer, each leaf's uplink (and
  * downlink) carrying (sum of its NICs' bandwidth) / cluster.oversubscription. A message
@@ -33,7 +41,8 @@
 #include "models/scenario.h"
 #include "sim/engine.h"
 
-#define TOPO_MAX_PATH 8
+#define TOPO_MAX_PATH 12
+#define TOPO_PCIE_SW 2             /* GPUs under one PCIe switch (pcie nodes) */
 
 typedef enum { TOPO_NVSWITCH, TOPO_PCIE, TOPO_MESH } topo_kind;
 
@@ -46,6 +55,9 @@ typedef struct topo {
     sim_id *mesh;                  /* mesh: [n_gpus * gpus_per_node], link g -> local j */
     sim_id *bridge;                /* pcie + bridge: [n_gpus] link g -> its partner */
     sim_id *pcie_up, *pcie_down;   /* [n_gpus] GPU <-> NIC, -1 when left out */
+    int switches_per_node;         /* pcie: PCIe switches per node, else 0 */
+    sim_id *sw_up, *sw_down;       /* pcie: [nodes * switches_per_node] uplink to the CPU,
+                                    * -1 when left out (a switch with one GPU) */
     sim_id *nic_up, *nic_down;     /* [nodes * nics_per_node], -1 with a single node */
     sim_id *leaf_up, *leaf_down;   /* [n_leaves], -1 when left out */
     int *nic_leaf;                 /* [nics_per_node * nodes] leaf of each NIC */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -125,8 +126,16 @@ static void test_leaf_spine_oversubscribed(void **state)
     sim_engine_free(e);
 }
 
-/* PCIe nodes with NVLink bridges: 0 <-> 1 over the bridge alone (300 x 0.82 GB/s);
- * 0 -> 2 through the CPU: [x16 up(0), x16 down(2)]. MI300X mesh: one direct link. */
+/* PCIe nodes with NVLink bridges (4 GPUs: PCIe switches {0, 1} and {2, 3}): 0 <-> 1 over
+ * the bridge alone (300 x 0.82 GB/s); 0 -> 2 through both switches and the CPU: [x16
+ * up(0), switch 0 uplink, switch 1 downlink, x16 down(2)], every PCIe link 63 x 0.8 GB/s.
+ * Without bridges 0 -> 1 stays under its switch: [x16 up(0), x16 down(1)]. The bridge
+ * follows cluster.intra_bw_GBps once cluster.intra = nvlink-bridge (150 x 0.82 GB/s), the
+ * PCIe links then network.pcie (pcie4: 31.5 x 0.8). Between nodes GPU 3 reaches NIC 3,
+ * under its own switch: [x16 up(3), NIC up, NIC down, x16 down]; with 2 NICs per node
+ * GPU 3 uses NIC 1, under switch 1 (that of GPU 2): no uplink either; with 1 NIC, under
+ * switch 0, GPU 3 crosses switch 1's uplink and switch 0's downlink. MI300X mesh: one
+ * direct link. */
 static void test_pcie_bridge_and_mesh(void **state)
 {
     (void)state;
@@ -141,10 +150,57 @@ static void test_pcie_bridge_and_mesh(void **state)
     sim_id p[TOPO_MAX_PATH];
     assert_int_equal(path(&t, 0, 1, p), 1);
     assert_true(fabs(sim_engine_link_bw(e, p[0]) - 300e9 * 0.82) < 1);
-    assert_int_equal(path(&t, 0, 2, p), 2);
-    assert_true(fabs(sim_engine_link_bw(e, p[0]) - 63e9 * 0.8) < 1);
+    assert_int_equal(t.switches_per_node, 2);
+    assert_int_equal(path(&t, 0, 2, p), 4);
+    assert_true(p[0] == t.gpu_up[0] && p[1] == t.sw_up[0] && p[2] == t.sw_down[1] &&
+                p[3] == t.gpu_down[2]);
+    for (int h = 0; h < 4; h++)
+        assert_true(fabs(sim_engine_link_bw(e, p[h]) - 63e9 * 0.8) < 1);
+    char buf[64];
+    topo_link_name(&t, t.sw_down[1], buf, sizeof buf);
+    assert_string_equal(buf, "node 0 PCIe switch 1 downlink");
     topo_fini(&t);
     sim_engine_free(e);
+
+    config(&c, (const char *[]){"cluster.gpu=h100-pcie", "cluster.gpus_per_node=4", NULL});
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    assert_int_equal(path(&t, 0, 1, p), 2);
+    assert_true(p[0] == t.gpu_up[0] && p[1] == t.gpu_down[1]);
+    topo_fini(&t);
+    sim_engine_free(e);
+
+    config(&c, (const char *[]){"cluster.gpu=h100-pcie", "cluster.gpus_per_node=4",
+                                "network.nvlink_bridge=true", "cluster.intra=nvlink-bridge",
+                                "cluster.intra_bw_GBps=150", "network.pcie=pcie4", NULL});
+    assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+    assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+    assert_int_equal(path(&t, 0, 1, p), 1);
+    assert_true(fabs(sim_engine_link_bw(e, p[0]) - 150e9 * 0.82) < 1);
+    assert_int_equal(path(&t, 0, 2, p), 4);
+    assert_true(fabs(sim_engine_link_bw(e, p[1]) - 31.5e9 * 0.8) < 1);
+    topo_fini(&t);
+    sim_engine_free(e);
+
+    const char *nics[] = {"4", "2", "1"};
+    for (int k = 0; k < 3; k++) {
+        char set[64];
+        snprintf(set, sizeof set, "cluster.nics_per_node=%s", nics[k]);
+        config(&c, (const char *[]){"cluster.gpu=h100-pcie", "cluster.gpus_per_node=4",
+                                    "cluster.nodes=2", set, NULL});
+        assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
+        assert_int_equal(topo_build(&c, e, &t, NULL), SIM_OK);
+        int np = path(&t, 3, 4, p);
+        assert_true(p[0] == t.gpu_up[3]);
+        if (k < 2) {
+            assert_int_equal(np, 4);
+        } else {
+            assert_int_equal(np, 6);   /* GPU 4 is under NIC 0's switch: no hop there */
+            assert_true(p[1] == t.sw_up[1] && p[2] == t.sw_down[0]);
+        }
+        topo_fini(&t);
+        sim_engine_free(e);
+    }
 
     config(&c, (const char *[]){"cluster.gpu=mi300x", NULL});
     assert_int_equal(sim_engine_new(NULL, &e, NULL), SIM_OK);
