@@ -224,8 +224,8 @@ static void routing_metrics(const scn_config *c, const par_layout *p, const int 
         o->aux_loss += w * m.aux_loss;
         o->dropped_fraction += w * m.dropped_fraction;
         int64_t *row = t->gpu_tokens + ((size_t)s * L + l) * n;
-        for (int q = 0; q < p->plane; q++)
-            row[par_gpu(p, stage_of_layer[l], q)] += plane_tokens[q];
+        for (int q = 0; q < p->plane; q++)     /* unsimulated replicas: their representative */
+            row[par_gpu(p, stage_of_layer[l], q)] += plane_tokens[q % p->sim_plane];
     }
 }
 
@@ -258,7 +258,8 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
     t->expert_cold = sim_calloc((size_t)t->n_steps * L * E, sizeof *t->expert_cold);
     double *P = sim_malloc((size_t)L * E * sizeof *P);
     double *routed = sim_malloc((size_t)L * E * sizeof *routed);
-    int64_t *plane_tokens = sim_malloc((size_t)pl.plane * sizeof *plane_tokens);
+    int64_t *plane_tokens = sim_malloc((size_t)pl.sim_plane * sizeof *plane_tokens);
+    int64_t rep = pl.plane / pl.sim_plane;   /* run.replicas: each simulated GPU stands for rep */
     int *stage_of_layer = sim_malloc((size_t)L * sizeof *stage_of_layer);
     gsl_rng *rng = sim_rng_new(c->run.seed, RNG_STREAM_ROUTING);
     gsl_rng *drop_rng = sim_rng_new(c->run.seed, RNG_STREAM_DROPPING);
@@ -300,12 +301,12 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
             if (st != SIM_OK)
                 break;
             for (int l = 0; l < L; l++)
-                for (int g = 0; g < pl.plane; g++)
+                for (int g = 0; g < pl.sim_plane; g++)
                     for (int e = 0; e < E; e++) {
-                        size_t i = ((size_t)l * pl.plane + g) * E + e;
+                        size_t i = ((size_t)l * pl.sim_plane + g) * E + e;
                         size_t j = ((size_t)s * L + l) * E + e;
-                        t->expert_tokens[j] += r.counts[i];
-                        t->expert_dropped[j] += r.dropped[i];
+                        t->expert_tokens[j] += rep * r.counts[i];
+                        t->expert_dropped[j] += rep * r.dropped[i];
                     }
             if (mb == 0)    /* the step's probabilities, before observing moves them on */
                 for (int l = 0; l < L; l++)

@@ -38,6 +38,8 @@ void par_layout_of(const scn_config *c, par_layout *p)
     p->plane = p->tp * p->dp;
     assert(p->plane % p->ep == 0);
     p->edp = p->plane / p->ep;
+    int R = c->run.replicas;
+    p->sim_plane = R > 0 && R < p->edp ? R * p->ep : p->plane;
     p->n_chunks = p->pp * p->vpp;
     p->interleaved = strcmp(c->parallel.schedule, "interleaved") == 0;
     p->tokens_per_micro = (int64_t)c->training.micro_batch * c->training.seq_len;

@@ -32,6 +32,10 @@ enum { PAR_TP, PAR_DP, PAR_PP };
 typedef struct par_layout {
     int world, tp, pp, dp, ep, edp, vpp;
     int plane;                  /* tp x dp GPUs per pipeline stage */
+    int sim_plane;              /* plane indices simulated: plane, or with run.replicas = R
+                                 * (an explicit reduction) the first R x ep; the others are
+                                 * represented by the simulated GPU of plane index q mod
+                                 * sim_plane */
     int n_chunks;               /* pp x vpp */
     int n_micro;                /* micro-batches per step on every DP rank */
     int64_t tokens_per_micro;   /* micro_batch x seq_len: one micro-batch of one DP rank */

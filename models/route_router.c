@@ -66,7 +66,7 @@ sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng 
     par_layout_of(c, &pl);
     rt->L = c->model.layers;
     rt->E = c->model.experts;
-    rt->n = pl.plane;
+    rt->n = pl.sim_plane;          /* run.replicas: only the simulated replicas route */
     rt->ep = pl.ep;
     rt->k = c->model.top_k;
     rt->T = pl.tokens_per_src;

@@ -20,6 +20,12 @@ const sim_cfg_key scn_keys[] = {
     {"run", "seed", SIM_CFG_U64, OFF(run.seed), 0, 0, 1.8446744073709552e19, 0, "1", NULL, "",
      "seed of every random stream"},
 
+    {"run", "replicas", SIM_CFG_INT, OFF(run.replicas), 0, 0, 1 << 20, 0, "0", NULL, "replicas",
+     "explicit reduction for large clusters: simulate only the first N expert-data-parallel "
+     "replicas of every stage (N EP groups and their TP ranks), the others behaving like them; "
+     "collectives spanning them cost their closed-form ring time (docs/MODEL.md "
+     "\"Reductions\"); 0 = simulate every GPU"},
+
     {"cluster", "gpu", SIM_CFG_ENUM, OFF(cluster.gpu), SZ(cluster.gpu), 0, 0, 0, "h100-sxm",
      hw_gpu_names, "", "GPU preset"},
     {"cluster", "nodes", SIM_CFG_INT, OFF(cluster.nodes), 0, 1, 65536, 0, "1", NULL, "nodes",
@@ -403,7 +409,32 @@ static sim_status resolve_parallel(scn_config *c, const sim_cfg_key **bad_key, s
         return fail(bad_key, err, "training.global_batch",
                     "the interleaved schedule needs a multiple of pp = %d micro-batches per "
                     "data-parallel rank (got %lld)", pp, (long long)n_micro);
-    return parse_slow_gpus(c, bad_key, err);
+    int edp = plane / ep, R = c->run.replicas;
+    if (R > 0 && R < edp) {
+        if (edp % R != 0)
+            return fail(bad_key, err, "run.replicas",
+                        "expected a divisor of the %d expert-data-parallel replicas (got %d)",
+                        edp, R);
+        if (((int64_t)R * ep) % tp != 0)
+            return fail(bad_key, err, "run.replicas",
+                        "the simulated replicas' %lld GPUs per stage must hold whole TP groups "
+                        "of %d", (long long)R * ep, tp);
+    }
+    sim_status sst = parse_slow_gpus(c, bad_key, err);
+    if (sst != SIM_OK || R <= 0 || R >= edp)
+        return sst;
+    for (int i = 0; i < c->cluster.n_slow; i++) {
+        par_layout pl;
+        par_layout_of(c, &pl);
+        int s, q;
+        par_coords(&pl, c->cluster.slow[i].gpu, &s, &q);
+        if (q >= pl.sim_plane)
+            return fail(bad_key, err, "cluster.slow_gpus",
+                        "GPU %d is not simulated with run.replicas = %d (its stage's simulated "
+                        "GPUs have plane indices below %d; docs/MODEL.md \"Reductions\")",
+                        c->cluster.slow[i].gpu, R, pl.sim_plane);
+    }
+    return SIM_OK;
 }
 
 sim_status scn_resolve(scn_config *c, const sim_cfg_key **bad_key, sim_err *err)

@@ -18,6 +18,7 @@
 typedef struct scn_config {
     struct {
         uint64_t seed;
+        int replicas;            /* expert-data-parallel replicas simulated; 0 = all */
     } run;
     struct {
         char gpu[32];

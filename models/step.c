@@ -58,7 +58,7 @@ sim_status step_routing_new(const scn_config *c, step_routing **out, sim_err *er
         return sim_err_set(err, SIM_ENOMEM, "out of memory (step routing)");
     s->n_micro = p.n_micro;
     s->L = c->model.layers;
-    s->G = p.plane / p.ep;
+    s->G = p.sim_plane / p.ep;
     s->ep = p.ep;
     int slots = c->placement.spare_slots > 0 || strcmp(c->placement.policy, "contiguous") != 0
                     ? p.ep * (c->model.experts / p.ep + c->placement.spare_slots)
@@ -424,9 +424,9 @@ static sim_status plan_buckets(ctx *x)
 
 /* ---- graph helpers ---- */
 
-/* for every GPU g of stage s's plane, in plane order */
+/* for every simulated GPU g of stage s's plane, in plane order */
 #define EACH_GPU(x, s, g)                                                                  \
-    for (int q_ = 0, g = 0; q_ < (x)->p.plane && ((g = par_gpu(&(x)->p, (s), q_)), 1); q_++)
+    for (int q_ = 0, g = 0; q_ < (x)->p.sim_plane && ((g = par_gpu(&(x)->p, (s), q_)), 1); q_++)
 
 static sim_id join2(ctx *x, int g, sim_id a, sim_id b, int cat)
 {
@@ -497,7 +497,7 @@ static sim_status tp_coll(ctx *x, int s, const coll_algo *algo, double bytes, si
     int tp = x->p.tp;
     if (tp <= 1)
         return SIM_OK;
-    for (int q0 = 0; q0 < x->p.plane; q0 += tp) {
+    for (int q0 = 0; q0 < x->p.sim_plane; q0 += tp) {
         for (int i = 0; i < tp; i++) {
             int g = par_gpu(&x->p, s, q0 + i);
             x->gpus[i] = g;
@@ -546,11 +546,11 @@ static sim_status shared_experts(ctx *x, int s, int backward, int overlap, sim_e
 {
     double hbytes = (double)x->T * x->c->model.hidden * DTYPE_BYTES;
     sim_status st = tp_coll(x, s, backward ? x->rs : x->ag, hbytes, err);
-    for (int q = 0; q < x->p.plane && st == SIM_OK; q++)
+    for (int q = 0; q < x->p.sim_plane && st == SIM_OK; q++)
         work(x, par_gpu(&x->p, s, q), x->k.shared[backward], STEP_CAT_EXPERT);
     if (st == SIM_OK)
         st = tp_coll(x, s, backward ? x->ag : x->rs, hbytes, err);
-    for (int q = 0; q < x->p.plane && st == SIM_OK; q++) {
+    for (int q = 0; q < x->p.sim_plane && st == SIM_OK; q++) {
         int g = par_gpu(&x->p, s, q);
         x->side_done[g] = -1;
         if (overlap && x->p.tp > 1) {       /* the gate holds the reduce-scatter */
@@ -651,29 +651,62 @@ static sim_status layer_pass(ctx *x, int s, int mb, int l, int backward, sim_err
     return tp_coll(x, s, x->rs, hbytes, err);
 }
 
+/* The closed-form time of a ring collective (algo's operation) of `bytes` over n ranks:
+ * all-reduce 2(n-1)(a + S/(nB)), reduce-scatter and all-gather (n-1)(a + S/(nB)). Inside a
+ * node B is the intra-node link; across nodes, with m of the group's ranks in each node,
+ * NCCL runs m rings side by side, one per rank's NIC, so the node's boundary carries
+ * m x the NIC rate: B = min(intra, m x inter) and a the inter-node latency. For groups that
+ * reach beyond the simulated replicas. */
+static double ring_closed_form_s(const ctx *x, coll_op op, int n, double bytes, int per_node)
+{
+    double intra = topo_intra_bw(x->c);
+    int spans = per_node < n;
+    double B = spans ? fmin(intra, per_node * topo_inter_bw(x->c)) : intra;
+    double a = (spans ? x->c->cluster.inter_lat_us : x->c->cluster.intra_lat_us) * 1e-6;
+    double steps = op == COLL_ALL_REDUCE ? 2.0 * (n - 1) : (double)(n - 1);
+    return steps * (a + bytes / (n * B));
+}
+
 /* A collective over every data-parallel group (dense: the GPUs of stage s with the same TP
  * rank) or expert-data-parallel group (the same EP rank) of stage s, on the comm stream
  * (dpc). from_chain: it also waits for the compute chain's last task; blocking: the chain
- * then waits for it (overlap = false). */
+ * then waits for it (overlap = false). A group that reaches GPUs outside the simulated
+ * replicas (run.replicas) costs each simulated member the ring's closed form instead of
+ * flows: its traffic does not load the links. */
 static sim_status group_coll(ctx *x, int s, int dense, const coll_algo *algo, double bytes,
                              int blocking, int from_chain, sim_err *err)
 {
     int groups = dense ? x->p.tp : x->p.ep;
     int size = dense ? x->p.dp : x->p.edp;
+    int n_sim = x->p.sim_plane / groups;        /* simulated members of each group */
     if (bytes <= 0 || size <= 1)
         return SIM_OK;
     for (int r = 0; r < groups; r++) {
-        for (int j = 0; j < size; j++) {
+        for (int j = 0; j < n_sim; j++) {
             int g = par_gpu(&x->p, s, r + j * groups);
             x->gpus[j] = g;
             sim_id chain = from_chain ? (blocking ? chain_end(x, g, STEP_CAT_GRAD) : x->prev[g])
                                       : -1;
             x->after[j] = join2(x, g, chain, x->dpc[g], STEP_CAT_GRAD);
         }
-        sim_status st = collective(x, algo, size, bytes, NULL, STEP_CAT_GRAD, err);
-        if (st != SIM_OK)
-            return st;
-        for (int j = 0; j < size; j++) {
+        if (n_sim < size) {
+            int per_node = 0, node0 = topo_node(&x->t, par_gpu(&x->p, s, r));
+            for (int j = 0; j < size; j++)
+                per_node += topo_node(&x->t, par_gpu(&x->p, s, r + j * groups)) == node0;
+            sim_time t = sim_time_from_s(ring_closed_form_s(x, algo->op, size, bytes, per_node));
+            for (int j = 0; j < n_sim; j++) {
+                int g = x->gpus[j];
+                sim_id w = sim_engine_add_work(x->e, -1, t, STEP_CAT_GRAD, g);
+                if (x->after[j] >= 0)
+                    sim_engine_add_dep(x->e, x->after[j], w);
+                x->done[g] = w;
+            }
+        } else {
+            sim_status st = collective(x, algo, size, bytes, NULL, STEP_CAT_GRAD, err);
+            if (st != SIM_OK)
+                return st;
+        }
+        for (int j = 0; j < n_sim; j++) {
             int g = x->gpus[j];
             x->dpc[g] = x->done[g];
             if (blocking)
@@ -758,7 +791,7 @@ static sim_status pass_layers(ctx *x, int s, int mb, int lo, int hi, int backwar
 
 static sim_id *handoff(const ctx *x, int mb, int ch, int backward, int q)
 {
-    return x->handoff + (((size_t)mb * x->C + ch) * 2 + backward) * x->p.plane + q;
+    return x->handoff + (((size_t)mb * x->C + ch) * 2 + backward) * x->p.sim_plane + q;
 }
 
 /* Sends each GPU's activations (or their gradients) of micro-batch mb to the stage of the
@@ -767,7 +800,7 @@ static void send_handoff(ctx *x, int s, int mb, int ch, int backward)
 {
     int to_chunk = backward ? ch - 1 : ch + 1, to_stage = to_chunk % x->p.pp;
     double bytes = (double)x->Ts * x->c->model.hidden * DTYPE_BYTES;
-    for (int q = 0; q < x->p.plane; q++) {
+    for (int q = 0; q < x->p.sim_plane; q++) {
         int g = par_gpu(&x->p, s, q), dst = par_gpu(&x->p, to_stage, q);
         sim_id after = chain_end(x, g, STEP_CAT_PP), f;
         if (g == dst) {
@@ -800,7 +833,7 @@ static sim_status gather_gates(ctx *x, int s, int lo, int hi)
 static sim_status build_pass(ctx *x, int s, par_op op, sim_err *err)
 {
     const scn_config *c = x->c;
-    int ch = op.v * x->p.pp + s, mb = op.micro, bw = !op.forward, plane = x->p.plane;
+    int ch = op.v * x->p.pp + s, mb = op.micro, bw = !op.forward, plane = x->p.sim_plane;
     double hbytes = (double)x->T * c->model.hidden * DTYPE_BYTES;
     int lo = x->first[ch], hi = x->first[ch + 1];
     int last_micro = mb == x->M - 1;
@@ -865,7 +898,7 @@ static sim_status finish_stage(ctx *x, int s, sim_err *err)
         dense /= x->p.dp, expert /= x->p.edp;
     double params = (dense + expert) / DTYPE_BYTES;
     double t = mem(x, params * ADAM_BYTES);
-    for (int q = 0; q < x->p.plane; q++) {
+    for (int q = 0; q < x->p.sim_plane; q++) {
         int g = par_gpu(&x->p, s, q);
         work_after(x, g, t, STEP_CAT_OPTIM, x->dpc[g]);
     }
@@ -895,7 +928,7 @@ static sim_status start_gathers(ctx *x, sim_err *err)
                 sim_status st = gather_buckets(x, s, &x->flushes[f], 0, err);
                 if (st != SIM_OK)
                     return st;
-                for (int q = 0; q < x->p.plane; q++) {
+                for (int q = 0; q < x->p.sim_plane; q++) {
                     int g = par_gpu(&x->p, s, q);
                     x->gather[(size_t)f * x->n + g] = x->dpc[g];
                 }
@@ -1103,8 +1136,10 @@ static sim_status comm_overlap(const ctx *x, step_result *res)
         comm += sim_time_to_s(c_total);
         both += sim_time_to_s(c_both);
     }
-    res->comm_s = comm / x->n;
-    res->comm_overlapped_s = both / x->n;
+    /* over the simulated GPUs (with run.replicas the others are their copies) */
+    int n_sim = x->p.pp * x->p.sim_plane;
+    res->comm_s = comm / n_sim;
+    res->comm_overlapped_s = both / n_sim;
     sim_free(off);
     sim_free(fill);
     sim_free(iv);
@@ -1220,7 +1255,7 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
     st = topo_build(c, x.e, &x.t, err);
     if (st != SIM_OK)
         goto done;
-    size_t n = (size_t)x.n, nh = (size_t)x.M * x.C * 2 * x.p.plane;
+    size_t n = (size_t)x.n, nh = (size_t)x.M * x.C * 2 * x.p.sim_plane;
     x.first = sim_malloc(((size_t)x.C + 1) * sizeof *x.first);
     x.stage_of_gpu = sim_malloc(n * sizeof *x.stage_of_gpu);
     x.slow = sim_malloc(n * sizeof *x.slow);
@@ -1276,10 +1311,16 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
     res.step_time = sim_engine_makespan(x.e);
     res.events = sim_engine_events(x.e);
     res.n_tasks = sim_engine_n_tasks(x.e);
-    for (int g = 0; g < x.n; g++)
-        res.gpu_busy_s[g] = sim_time_to_s(sim_engine_resource_busy(x.e, x.stream[g]));
+    for (int g = 0; g < x.n; g++) {
+        /* a GPU outside the simulated replicas is represented by the simulated one with
+         * the same stage and plane index mod sim_plane */
+        int st_g, q;
+        par_coords(&x.p, g, &st_g, &q);
+        int rep = par_gpu(&x.p, st_g, q % x.p.sim_plane);
+        res.gpu_busy_s[g] = sim_time_to_s(sim_engine_resource_busy(x.e, x.stream[rep]));
+    }
     res.tokens = (double)c->training.global_batch * c->training.seq_len;
-    res.dropped = sr->dropped;
+    res.dropped = sr->dropped * ((double)x.p.plane / x.p.sim_plane);
     res.max_mean_load = sr->max_mean_load;
     if (breakdown(&x, &res) != SIM_OK || comm_overlap(&x, &res) != SIM_OK) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory attributing the step time");
