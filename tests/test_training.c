@@ -185,6 +185,20 @@ static void test_replicas_reduction(void **state)
     cJSON_Delete(red);
 }
 
+/* 94 layers on 8 pipeline stages x 4 virtual stages (32 chunks of 2 or 3 layers): the
+ * uneven split runs, interleaved, with every layer's experts routed. */
+static void test_uneven_pipeline_runs(void **state)
+{
+    (void)state;
+    cJSON *o = run_json("--set model.layers=94 --set model.dense_layers=0 --set parallel.pp=8 "
+                        "--set parallel.vpp=4 --set parallel.schedule=interleaved "
+                        "--set training.global_batch=8");
+    assert_true(num(o, "step_time_s") > 0);
+    assert_true(num(cJSON_GetObjectItem(o, "parallel"), "micro_batches") == 8);
+    assert_true(num(cJSON_GetObjectItem(o, "breakdown_s"), "pipeline_bubble") > 0);
+    cJSON_Delete(o);
+}
+
 /* A slow GPU slows the step: a hardware straggler, not the router's. */
 static void test_slow_gpu(void **state)
 {
@@ -201,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_slow_gpu),
         cmocka_unit_test(test_replicas_reduction),
+        cmocka_unit_test(test_uneven_pipeline_runs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
