@@ -25,6 +25,8 @@ typedef struct gemm_device {
     int n_sm;
     double peak_fp8_flops;      /* fp8 tensor-core peak, FLOP/s; 0 = no fp8 (bf16 peak used) */
     int tile_m, tile_n;         /* output tile of the tiled model (0: 128 x 128) */
+    double attn_fwd_efficiency; /* fused attention kernel, fraction of the bf16 peak */
+    double attn_bwd_efficiency; /* its backward, counting 2.5 x the forward's FLOPs */
 } gemm_device;
 
 typedef struct gemm_model {

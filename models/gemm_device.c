@@ -1,6 +1,7 @@
 /* models/gemm_device.c: the GEMM device a scenario describes (its GPU preset with the
  * scenario's efficiencies, launch overhead and tile). */
 #include <assert.h>
+#include <math.h>
 
 #include "models/gemm.h"
 #include "models/hw.h"
@@ -20,5 +21,9 @@ void gemm_device_of(const scn_config *c, gemm_device *out)
         .peak_fp8_flops = gpu->fp8_tflops * 1e12,
         .tile_m = c->gemm.tile_m,
         .tile_n = c->gemm.tile_n,
+        .attn_fwd_efficiency = isnan(c->cluster.attn_efficiency) ? gpu->attn_fwd_efficiency
+                                                                 : c->cluster.attn_efficiency,
+        .attn_bwd_efficiency = isnan(c->cluster.attn_efficiency) ? gpu->attn_bwd_efficiency
+                                                                 : c->cluster.attn_efficiency,
     };
 }

@@ -8,6 +8,13 @@
  *   1024x4096x4096 GEMM (figure quoted in issue 4 of this project; NVIDIA's own
  *   "Hopper tuning guide" and public cuBLAS benchmarks report 700-780 TFLOP/s). Other GPUs
  *   use the same fraction until a measurement of their own is recorded in VALIDATION.md.
+ * - attention kernels (attn_fwd/bwd_efficiency): H100 SXM5, bf16, head dim 128, causal,
+ *   sequence 4k, batch x seq = 16k (FlashAttention-3 paper, Shah et al., arXiv 2407.08608,
+ *   figure "attention forward/backward speed (FP16/BF16) on H100"): cuDNN 518 TFLOP/s forward
+ *   and 499 backward (FA3 579 / 542, FA2 319 / 310), the backward counted as 2.5 x the
+ *   forward's FLOPs as the FlashAttention benchmarks do. Megatron-Core of 2024 (TE 1.11)
+ *   runs cuDNN's fused attention: 518 / 989 = 0.524, 499 / 989 = 0.505. Other GPUs reuse
+ *   the H100 fractions (assumed; FA2 reports 50-73% of A100's peak).
  * - mem_efficiency 0.85: streaming kernels (copies, elementwise) reach 80-90% of the HBM
  *   data-sheet bandwidth on A100/H100 (STREAM-like measurements, e.g. the
  *   "nvbandwidth"/BabelStream results published for these parts).
@@ -21,12 +28,14 @@ static const hw_gpu gpus[] = {
      * 12 NVLink3 links to NVSwitch; PCIe Gen4 to the NICs. */
     {.name = "a100-sxm", .bf16_tflops = 312.0, .fp8_tflops = 0.0, .hbm_GB = 80.0,
      .hbm_GBps = 2039.0, .n_sm = 108, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "nvlink3", .pcie = "pcie4", .topology = "nvswitch",
      .source = "NVIDIA A100 Tensor Core GPU data sheet (SXM4 80GB)"},
     /* H100 SXM5 data sheet: 989 TFLOP/s bf16 dense (1979 with 2:4 sparsity), 1979 fp8
      * dense, 80 GB HBM3 at 3.35 TB/s, 132 SMs; 18 NVLink4 links to NVSwitch; PCIe Gen5. */
     {.name = "h100-sxm", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 80.0,
      .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "nvlink4", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H100 Tensor Core GPU data sheet (SXM5)"},
     /* H800 SXM5 (export variant of the H100 SXM): same die and compute (989 bf16 dense,
@@ -34,17 +43,20 @@ static const hw_gpu gpus[] = {
      * bidirectional (8 links), see h800-nvlink. */
     {.name = "h800", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 80.0,
      .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "h800-nvlink", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H800 SXM5 product brief; DeepEP issue 16 (H800 NVLink 200 GB/s)"},
     /* H200 SXM data sheet: same compute as H100 SXM, 141 GB HBM3e at 4.8 TB/s. */
     {.name = "h200", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 141.0,
      .hbm_GBps = 4800.0, .n_sm = 132, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "nvlink4", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H200 Tensor Core GPU data sheet (SXM)"},
     /* B200 (HGX B200): 2.25 PFLOP/s bf16 dense, 4.5 PFLOP/s fp8 dense, 180 GB HBM3e at
      * 8 TB/s per GPU (DGX B200: 1,440 GB and 64 TB/s for 8 GPUs); 148 SMs; NVLink5. */
     {.name = "b200", .bf16_tflops = 2250.0, .fp8_tflops = 4500.0, .hbm_GB = 180.0,
      .hbm_GBps = 8000.0, .n_sm = 148, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "nvlink5", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA HGX B200 data sheet (per-GPU figures, dense)"},
     /* AMD Instinct MI300X data sheet: 1307.4 TFLOP/s bf16 dense (2614.9 with sparsity),
@@ -52,6 +64,7 @@ static const hw_gpu gpus[] = {
      * connected by Infinity Fabric (7 links each, see xgmi); PCIe Gen5. */
     {.name = "mi300x", .bf16_tflops = 1307.4, .fp8_tflops = 2614.9, .hbm_GB = 192.0,
      .hbm_GBps = 5300.0, .n_sm = 304, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "xgmi", .pcie = "pcie5", .topology = "mesh",
      .source = "AMD Instinct MI300X accelerator data sheet"},
     /* GeForce RTX 4090 (NVIDIA Ada GPU architecture whitepaper, appendix): 165.2 TFLOP/s
@@ -60,6 +73,7 @@ static const hw_gpu gpus[] = {
      * GPUs talk through the CPU over PCIe Gen4 x16. */
     {.name = "rtx4090", .bf16_tflops = 165.2, .fp8_tflops = 330.3, .hbm_GB = 24.0,
      .hbm_GBps = 1008.0, .n_sm = 128, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "pcie4", .pcie = "pcie4", .topology = "pcie",
      .source = "NVIDIA Ada GPU architecture whitepaper (GeForce RTX 4090)"},
     /* H100 PCIe data sheet: 756 TFLOP/s bf16 dense (1513 sparse), 1513 fp8 dense, 80 GB
@@ -67,6 +81,7 @@ static const hw_gpu gpus[] = {
      * (600 GB/s bidirectional, see nvlink-bridge). */
     {.name = "h100-pcie", .bf16_tflops = 756.0, .fp8_tflops = 1513.0, .hbm_GB = 80.0,
      .hbm_GBps = 2000.0, .n_sm = 114, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "pcie5", .pcie = "pcie5", .topology = "pcie",
      .source = "NVIDIA H100 Tensor Core GPU data sheet (PCIe)"},
 };

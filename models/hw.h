@@ -26,6 +26,10 @@ typedef struct hw_gpu {
     int n_sm;                /* streaming multiprocessors (compute units) */
     double gemm_efficiency;  /* achieved fraction of bf16 peak on large GEMMs */
     double mem_efficiency;   /* achieved fraction of HBM bandwidth by streaming kernels */
+    double attn_fwd_efficiency;  /* fused (flash) attention kernel, forward: fraction of bf16
+                                  * peak, causal FLOPs */
+    double attn_bwd_efficiency;  /* backward, counting 2.5 x the forward FLOPs (it recomputes
+                                  * the scores: 5 matmuls to the forward's 2) */
     const char *intra;       /* usual intra-node link preset */
     const char *source;
     const char *pcie;        /* host/NIC PCIe link preset */

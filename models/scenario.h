@@ -33,6 +33,7 @@ typedef struct scn_config {
         double link_efficiency;  /* NAN = each link preset's own */
         double gemm_efficiency;  /* NAN = the GPU preset's */
         double mem_efficiency;   /* NAN = the GPU preset's */
+        double attn_efficiency;  /* fused attention, both directions; NAN = the preset's */
         double launch_us;        /* per kernel launch overhead */
         int nics_per_node;       /* -1 = one per GPU (rail-optimized) */
         double oversubscription; /* leaf down / up capacity */

@@ -233,8 +233,11 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* Attention block on one TP rank: pre-norm over its Ts tokens, the projections over the
  * micro-batch's T tokens (sharded as arch_attn_gemm_tp says), the causal core over its
- * heads / tp heads. Backward costs each GEMM's dgrad + wgrad and twice the core's FLOPs. The
- * core runs at the bf16 rate (flash attention keeps bf16 in both precisions). */
+ * heads / tp heads. Backward costs each GEMM's dgrad + wgrad. The core is a fused (flash)
+ * kernel at the bf16 peak (flash attention keeps bf16 in both precisions) times the
+ * preset's measured attention efficiency; its backward does 2.5 x the forward's FLOPs (it
+ * recomputes the scores: 5 matmuls to the forward's 2), as flash attention's benchmarks
+ * count them. */
 static double attention_core_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
@@ -243,10 +246,11 @@ static double attention_core_s(const ctx *x, int backward)
     arch_attn_dims_of(c, &a);
     /* QK^T and PV over a mean context of s/2: per token heads x (qk + v head) x s FLOPs */
     double flops = (double)x->T * c->training.seq_len * (double)(c->model.heads / tp) *
-                   (double)(a.qk_head + a.v_head) * (backward ? 2.0 : 1.0);
+                   (double)(a.qk_head + a.v_head) * (backward ? 2.5 : 1.0);
     double bytes = (double)x->T * (double)(a.q_dim + a.k_dim + a.v_dim + a.o_dim) / tp *
                    DTYPE_BYTES;
-    return fmax(flops / (x->dev.peak_flops * x->dev.gemm_efficiency),
+    double eff = backward ? x->dev.attn_bwd_efficiency : x->dev.attn_fwd_efficiency;
+    return fmax(flops / (x->dev.peak_flops * eff),
                 bytes / (x->dev.hbm_bytes_per_s * x->dev.mem_efficiency)) +
            x->dev.launch_s;
 }

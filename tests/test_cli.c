@@ -208,7 +208,8 @@ static void test_bad_scenarios(void **state)
         {"[cluster]\nnodes = 1\nfoo = 2\n", "",
          "bad.ini:3: cluster.foo: unknown key (keys in [cluster]: gpu, nodes, gpus_per_node, "
          "intra, inter, intra_bw_GBps, intra_lat_us, inter_bw_Gbps, inter_lat_us, "
-         "link_efficiency, gemm_efficiency, mem_efficiency, launch_us, nics_per_node, "
+         "link_efficiency, gemm_efficiency, mem_efficiency, attn_efficiency, launch_us, "
+         "nics_per_node, "
          "oversubscription, slow_gpus)"},
         {"[clusterr]\nnodes = 1\n", "", "bad.ini:1: [clusterr]: unknown section"},
         {"[model]\nlayers = many\n", "",

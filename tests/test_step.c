@@ -18,7 +18,8 @@
 #include "models/step.h"
 #include "sim/time.h"
 
-/* H100 preset: 989e12 FLOP/s, 3350e9 B/s; efficiencies set to 0.5 / 0.5; launch 2 us */
+/* H100 preset: 989e12 FLOP/s, 3350e9 B/s; GEMM, memory and attention efficiencies set to
+ * 0.5; launch 2 us */
 #define PEAK (989e12 * 0.5)
 #define HBM (3350e9 * 0.5)
 #define LAUNCH 2e-6
@@ -44,6 +45,7 @@ static void make_config(scn_config *c, const char *sets)
     const char *text =
         "[cluster]\ngpus_per_node = 2\nintra_bw_GBps = 100\nintra_lat_us = 1\n"
         "link_efficiency = 1\ngemm_efficiency = 0.5\nmem_efficiency = 0.5\nlaunch_us = 2\n"
+        "attn_efficiency = 0.5\n"
         "[model]\nlayers = 1\nhidden = 256\nffn_expert = 512\nexperts = 2\ntop_k = 1\n"
         "heads = 4\nkv_heads = 2\nswiglu = false\nvocab = 0\n"
         "[training]\nseq_len = 64\nmicro_batch = 1\n"
@@ -77,9 +79,10 @@ static layer_costs layer(double T, double Ts, double tp, double f)
 {
     const double d = 256, s = 64, qkv = 512, kvd = 128;
     double norm = mem(2 * Ts * d * 2);
-    /* attention core: heads/tp x (64 + 64) x s FLOPs per token forward (x2 backward);
-     * Q, K, V, O bytes T (2d + 2kvd) 2 / tp */
-    double cf = (T * s * (4 / tp) * 128), cb = 2 * cf, cbytes = T * (2 * d + 2 * kvd) * 2 / tp;
+    /* attention core: heads/tp x (64 + 64) x s FLOPs per token forward (x2.5 backward: the
+     * scores are recomputed), at attn_efficiency 0.5 of the peak; Q, K, V, O bytes
+     * T (2d + 2kvd) 2 / tp */
+    double cf = (T * s * (4 / tp) * 128), cb = 2.5 * cf, cbytes = T * (2 * d + 2 * kvd) * 2 / tp;
     double core_f = fmax(cf / PEAK, cbytes / HBM) + LAUNCH;
     double core_b = fmax(cb / PEAK, cbytes / HBM) + LAUNCH;
     layer_costs k;
