@@ -449,6 +449,45 @@ static void test_hot_probs(void **state)
     gsl_rng_free(p);
 }
 
+/* The drawn counts follow the router's probabilities: k = 1, T tokens from one source, every
+ * layer's counts against T x P with a chi-square test at 0.1% (hot: 2 of 8 experts share
+ * 0.6; dirichlet alpha 1: one Dirichlet draw per layer). */
+static void counts_follow_probs(scn_config c)
+{
+    route_router *rt;
+    gsl_rng *p = sim_rng_new(3, 4), *rng = sim_rng_new(3, 1), *drop = sim_rng_new(3, 2);
+    assert_int_equal(route_router_new(&c, NULL, p, &rt, NULL), SIM_OK);
+    route_result r;
+    assert_int_equal(route_router_sample(rt, 0, rng, drop, &r, NULL), SIM_OK);
+    int E = c.model.experts;
+    for (int l = 0; l < c.model.layers; l++) {
+        const double *P = route_router_probs(rt, l);
+        double obs[64], expect[64];
+        for (int e = 0; e < E; e++) {
+            obs[e] = (double)r.counts[(size_t)l * E + e];
+            expect[e] = P[e] * c.training.seq_len;
+        }
+        assert_true(chi2_p(obs, expect, E) > 0.001);
+    }
+    route_result_fini(&r);
+    route_router_free(rt);
+    gsl_rng_free(p);
+    gsl_rng_free(rng);
+    gsl_rng_free(drop);
+}
+
+static void test_hot_and_dirichlet_counts(void **state)
+{
+    (void)state;
+    scn_config c = small_cfg(1, 1, 8, 1, 40000, "hot");
+    c.routing.hot_experts = 2;
+    c.routing.hot_share = 0.6;
+    counts_follow_probs(c);
+    c = small_cfg(1, 1, 4, 1, 40000, "dirichlet");
+    c.routing.alpha = 1;
+    counts_follow_probs(c);
+}
+
 /* dirichlet: the mean of Dirichlet(alpha) is uniform and Var(p_i) = (1/E)(1 - 1/E) /
  * (E alpha + 1). Over 400 layers with E = 4: alpha = 0.1 gives Var = 0.1339, alpha = 100
  * Var = 0.000467; the sample variances must lie within 25% of those (a sample of 1600
@@ -774,6 +813,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uniform_rows_and_chi_square),
+        cmocka_unit_test(test_hot_and_dirichlet_counts),
         cmocka_unit_test(test_uniform_all_experts),
         cmocka_unit_test(test_same_seed_same_counts),
         cmocka_unit_test(test_topk_k1_matches_p),
