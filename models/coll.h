@@ -60,6 +60,11 @@ typedef struct coll_args {
     int category;             /* of every flow and join task */
     double bytes;
     const double *matrix;     /* all-to-allv: [n * n], or NULL */
+    /* all-to-allv, optional ([n * n], or NULL = 1): the share of matrix[i * n + j] that
+     * crosses the fabric in algorithms that relay through the destination node (the
+     * hierarchical one): a deduplicating dispatch (DeepEP) sends a token once per node
+     * however many of its experts live there, and its NVLink stage fans the copies out. */
+    const double *fabric_scale;
     double chunk_bytes;       /* 0: no chunking */
     double nvls_cost;         /* bytes on a switch port per NVLS byte (topo_nvls_cost) */
     int aggregate;            /* coll_aggregate; 0 (off) unless asked */

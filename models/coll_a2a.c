@@ -11,6 +11,8 @@
  *   split into K chunks sent one after another (K from chunk_bytes, at most 16); relay R
  *   forwards chunk k once chunk k from every source has arrived, so the two stages
  *   overlap. A destination whose same-rail relay is not in the group is reached directly.
+ *   With fabric_scale the cross-node stream carries only that share of each pair's bytes
+ *   (deduplicated tokens); the NVLink forwards carry them all.
  * Zero-byte pairs send nothing. done[j] waits for every flow into j.
  *
  * Aggregation (a->aggregate == COLL_AGG_NODES, direct only): the flows from the ranks of
@@ -284,7 +286,7 @@ static sim_status hier(const coll_args *a, sim_id *done, sim_err *err)
                 continue;
             }
             n_s1 += s1[(size_t)i * n + R] == 0;
-            s1[(size_t)i * n + R] += b;
+            s1[(size_t)i * n + R] += a->fabric_scale ? b * a->fabric_scale[(size_t)i * n + j] : b;
             max_s1 = fmax(max_s1, s1[(size_t)i * n + R]);
             if (R != j) {
                 n_s2 += s2[(size_t)R * n + j] == 0;

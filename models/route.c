@@ -262,6 +262,29 @@ static void draw_token(sampler *s, gsl_rng *rng, int64_t *row)
         s->node_mark[s->used_nodes[i]] = 0;
 }
 
+void route_count_token_nodes(const route_draw *d, int src, const int *chosen, int k)
+{
+    if (!d->node_tokens)
+        return;
+    uint64_t seen = 0;
+    for (int i = 0; i < k; i++)
+        seen |= UINT64_C(1) << d->node_of[chosen[i]];
+    int64_t *row = d->node_tokens + (size_t)src * d->n_nodes;
+    for (int n = 0; seen; n++, seen >>= 1)
+        row[n] += (int64_t)(seen & 1);
+}
+
+void route_node_tokens_undeduplicated(const route_draw *d, const int64_t *counts)
+{
+    if (!d->node_tokens)
+        return;
+    memset(d->node_tokens, 0, (size_t)d->n_src * d->n_nodes * sizeof *d->node_tokens);
+    for (int src = 0; src < d->n_src; src++)
+        for (int e = 0; e < d->n_experts; e++)
+            d->node_tokens[(size_t)src * d->n_nodes + d->node_of[e]] +=
+                counts[(size_t)src * d->n_experts + e];
+}
+
 sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_nodes *nodes,
                              int64_t *counts)
 {
@@ -274,10 +297,14 @@ sim_status route_topk_sample(gsl_rng *rng, const route_draw *d, const route_node
         return SIM_ENOMEM;
     }
     memset(counts, 0, (size_t)d->n_src * d->n_experts * sizeof *counts);
+    if (d->node_tokens)
+        memset(d->node_tokens, 0, (size_t)d->n_src * d->n_nodes * sizeof *d->node_tokens);
     for (int src = 0; src < d->n_src; src++) {
         int64_t *row = counts + (size_t)src * d->n_experts;
-        for (int64_t t = 0; t < d->tokens_per_src; t++)
+        for (int64_t t = 0; t < d->tokens_per_src; t++) {
             draw_token(&s, rng, row);
+            route_count_token_nodes(d, src, s.chosen, s.k);
+        }
     }
     sampler_fini(&s);
     return SIM_OK;
@@ -288,15 +315,23 @@ sim_status route_topk_pilot(gsl_rng *rng, const route_draw *d, const route_nodes
 {
     int E = d->n_experts;
     int64_t *pilot = sim_malloc((size_t)E * sizeof *pilot);
-    if (!pilot)
+    int64_t *nt = d->node_tokens ? sim_malloc((size_t)d->n_nodes * sizeof *nt) : NULL;
+    if (!pilot || (d->node_tokens && !nt)) {
+        sim_free(pilot);
+        sim_free(nt);
         return SIM_ENOMEM;
+    }
     route_draw pd = *d;
     pd.n_src = 1;
     pd.tokens_per_src = pilot_tokens;
+    pd.node_tokens = nt;
     sim_status st = route_topk_sample(rng, &pd, nodes, pilot);
     for (int e = 0; e < E && st == SIM_OK; e++)
         q[e] = (double)pilot[e] / ((double)pilot_tokens * d->top_k);
+    for (int n = 0; nt && n < d->n_nodes && st == SIM_OK; n++)
+        q[E + n] = (double)nt[n] / (double)pilot_tokens;
     sim_free(pilot);
+    sim_free(nt);
     return st;
 }
 
@@ -314,6 +349,9 @@ sim_status route_multinomial_rows(gsl_rng *rng, const route_draw *d, const doubl
         int64_t *row = counts + (size_t)src * E;
         for (int e = 0; e < E; e++)
             row[e] = n[e];
+        for (int k = 0; d->node_tokens && k < d->n_nodes; k++)
+            d->node_tokens[(size_t)src * d->n_nodes + k] =
+                gsl_ran_binomial(rng, q[E + k], (unsigned int)d->tokens_per_src);
     }
     sim_free(n);
     return SIM_OK;
@@ -325,7 +363,7 @@ sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
 {
     if (d->tokens_per_src <= pilot_tokens)         /* nothing to gain: draw exactly */
         return route_topk_sample(rng, d, nodes, counts);
-    double *q = sim_malloc((size_t)d->n_experts * sizeof *q);
+    double *q = sim_malloc(((size_t)d->n_experts + (size_t)d->n_nodes) * sizeof *q);
     if (!q)
         return SIM_ENOMEM;
     sim_status st = route_topk_pilot(rng, d, nodes, pilot_tokens, q);
@@ -379,5 +417,6 @@ void route_result_fini(route_result *r)
     sim_free(r->dropped);
     sim_free(r->slot_expert);
     sim_free(r->slot_counts);
+    sim_free(r->node_tokens);
     memset(r, 0, sizeof *r);
 }

@@ -44,7 +44,23 @@ typedef struct route_draw {
     int n_experts, top_k;
     double capacity_factor;          /* routing.capacity_factor */
     const double *p;                 /* [n_experts] the router's probabilities */
+    /* Optional: tokens per (source, node) that have at least one of their experts on that
+     * node, what a deduplicating dispatch sends across the fabric once (DeepEP). node_of
+     * [n_experts] numbers the group's nodes 0..n_nodes-1 (n_nodes <= 64); node_tokens
+     * [n_src][n_nodes] is written whole when not NULL. Samplers that draw token by token
+     * count it exactly; the multinomial sampler draws each cell as a binomial of the pilot's
+     * share; models that give counts directly (trace, expert choice) write every
+     * assignment as its own token (no deduplication). */
+    const int *node_of;
+    int n_nodes;
+    int64_t *node_tokens;
 } route_draw;
+
+/* For samplers: counts one token of source src whose k experts are chosen[0..k-1] into
+ * d->node_tokens (nothing when it is NULL). */
+void route_count_token_nodes(const route_draw *d, int src, const int *chosen, int k);
+/* For samplers without per-token structure: node_tokens = assignments per node. */
+void route_node_tokens_undeduplicated(const route_draw *d, const int64_t *counts);
 
 typedef struct route_model {
     const char *name;
@@ -55,8 +71,10 @@ typedef struct route_model {
     void (*fini)(void *state);       /* safe after a failed init; may be NULL */
     /* The router's probabilities in (step, layer), before dynamics: p[n_experts], sum 1. */
     void (*probs)(void *state, int step, int layer, int n_experts, double *p);
-    /* Optional: draws counts[n_src][n_experts] itself. Used only when no node constraint
-     * and no dynamics is active; NULL: the shared top-k sampler draws from probs. */
+    /* Optional: draws counts[n_src][n_experts] itself (and d->node_tokens when not NULL:
+     * route_count_token_nodes per token, or route_node_tokens_undeduplicated without token
+     * rows). Used only when no node constraint and no dynamics is active; NULL: the shared
+     * top-k sampler draws from probs. */
     sim_status (*sample)(void *state, gsl_rng *rng, const route_draw *d, int64_t *counts);
 } route_model;
 
@@ -96,6 +114,9 @@ sim_status route_topk_pilot(gsl_rng *rng, const route_draw *d, const route_nodes
                             int64_t pilot_tokens, double *q);
 sim_status route_multinomial_rows(gsl_rng *rng, const route_draw *d, const double *q,
                                   int64_t *counts);
+/* With d->node_tokens: the pilot also gives r[n_nodes], the share of tokens touching each
+ * node (route_topk_pilot writes it to q + n_experts: q has n_experts + n_nodes entries), and
+ * the rows draw each source's node tokens as binomials (T, r_n). */
 
 /* One step's routing for the whole cluster, after capacity dropping and placement. */
 typedef struct route_result {
@@ -109,6 +130,12 @@ typedef struct route_result {
     int n_slots;
     int *slot_expert;      /* [layer][n_slots]: expert in each slot, -1 empty */
     int64_t *slot_counts;  /* [layer][gpu][n_slots]: kept assignments from gpu to each slot */
+    /* Deduplicated dispatch (route_draw.node_tokens): [layer][gpu][n_nodes] tokens from gpu
+     * with at least one kept expert on node n of its EP group, or NULL (n_nodes = 0) when
+     * experts are replicated (placement.spare_slots > 0). After capacity drops each cell is
+     * scaled by the kept share of its assignments. */
+    int n_nodes;
+    int64_t *node_tokens;
 } route_result;
 
 /* Slots per EP group, and the row of assignments source gpu sends to each slot in layer l

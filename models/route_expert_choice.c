@@ -43,6 +43,7 @@ static sim_status ec_sample(void *state, gsl_rng *rng, const route_draw *d, int6
             rest -= d->tokens_per_src;
         }
     }
+    route_node_tokens_undeduplicated(d, counts);   /* experts pick tokens: no token rows */
     return SIM_OK;
 }
 

@@ -29,7 +29,9 @@ struct route_router {
     route_nodes nodes;
     int constrained;
     double *loads;         /* [E] scratch */
-    double *pilot_q;       /* [L][E] multinomial sampler: the pilot's shares of pilot_step */
+    double *pilot_q;       /* [L][E + n_nodes] multinomial sampler: the pilot's expert shares
+                            * (and node shares) of pilot_step */
+    int n_nodes;           /* nodes of an EP group for the deduplicated dispatch; 0: none */
     int pilot_step;
     int *scratch;          /* [n_slots + E + 1] */
 };
@@ -85,7 +87,7 @@ sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng 
     rt->cold_run = sim_calloc(LE, sizeof *rt->cold_run);
     rt->node_of = sim_malloc((size_t)rt->E * sizeof *rt->node_of);
     rt->loads = sim_malloc((size_t)rt->E * sizeof *rt->loads);
-    rt->pilot_q = sim_malloc(LE * sizeof *rt->pilot_q);
+    rt->pilot_q = sim_malloc(((size_t)rt->L * ((size_t)rt->E + 64)) * sizeof *rt->pilot_q);
     rt->pilot_step = -1;
     rt->scratch = sim_malloc(((size_t)rt->n_slots + rt->E + 1) * sizeof *rt->scratch);
     sim_status st;
@@ -107,9 +109,13 @@ sim_status route_router_new(const scn_config *c, const route_input *in, gsl_rng 
         st = sim_err_set(err, SIM_ENOMEM, "out of memory (router)");
         goto fail;
     }
-    if (par_ep_nodes(&pl, c->cluster.gpus_per_node, rank_node) < 0)
+    int group_nodes = par_ep_nodes(&pl, c->cluster.gpus_per_node, rank_node);
+    if (group_nodes < 0)
         for (int r = 0; r < rt->ep; r++)
             rank_node[r] = r / c->cluster.gpus_per_node;
+    /* tokens per (source, node) for a deduplicating dispatch: when the group spans nodes
+     * evenly and every expert has one copy */
+    rt->n_nodes = group_nodes > 1 && rt->spare == 0 ? group_nodes : 0;
     for (int e = 0; e < rt->E; e++)
         rt->node_of[e] = rank_node[place_home_rank(rt->pol, rt->ep, rt->E, e)];
     sim_free(rank_node);
@@ -141,6 +147,12 @@ static sim_status alloc_result(const route_router *rt, route_result *r)
     r->dropped = sim_calloc(cells, sizeof *r->dropped);
     if (!r->counts || !r->dropped)
         return SIM_ENOMEM;
+    if (rt->n_nodes) {
+        r->n_nodes = rt->n_nodes;
+        r->node_tokens = sim_calloc((size_t)rt->L * rt->n * rt->n_nodes, sizeof *r->node_tokens);
+        if (!r->node_tokens)
+            return SIM_ENOMEM;
+    }
     if (rt->n_slots) {
         r->n_slots = rt->n_slots;
         r->slot_expert = sim_malloc((size_t)rt->L * rt->n_slots * sizeof *r->slot_expert);
@@ -163,6 +175,19 @@ static sim_status finish(route_router *rt, gsl_rng *drop_rng, route_result *r)
                 route_apply_capacity(drop_rng, rt->ep, rt->E, e, cap,
                                      r->counts + l * per_layer + (size_t)g0 * rt->E,
                                      r->dropped + l * per_layer + (size_t)g0 * rt->E);
+    /* tokens to a node shrink with the share of their assignments kept there */
+    for (int l = 0; l < rt->L && cap != INT64_MAX && r->node_tokens; l++)
+        for (int g = 0; g < rt->n; g++) {
+            double kept[64] = {0}, all[64] = {0};
+            for (int e = 0; e < rt->E; e++) {
+                size_t i = l * per_layer + (size_t)g * rt->E + e;
+                kept[rt->node_of[e]] += (double)r->counts[i];
+                all[rt->node_of[e]] += (double)(r->counts[i] + r->dropped[i]);
+            }
+            int64_t *nt = r->node_tokens + ((size_t)l * rt->n + g) * rt->n_nodes;
+            for (int k = 0; k < rt->n_nodes; k++)
+                nt[k] = all[k] > 0 ? (int64_t)llround((double)nt[k] * kept[k] / all[k]) : 0;
+        }
     if (!rt->n_slots)
         return SIM_OK;
     for (int l = 0; l < rt->L; l++) {
@@ -208,8 +233,13 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
                             .capacity_factor = rt->c.routing.capacity_factor,
                             .p = rt->p + (size_t)l * rt->E};
             int64_t *cnt = r.counts + l * per_layer + (size_t)g0 * rt->E;
+            if (rt->n_nodes) {
+                d.node_of = rt->node_of;
+                d.n_nodes = rt->n_nodes;
+                d.node_tokens = r.node_tokens + ((size_t)l * rt->n + g0) * rt->n_nodes;
+            }
             const route_nodes *nodes = rt->constrained ? &rt->nodes : NULL;
-            double *q = rt->pilot_q + (size_t)l * rt->E;
+            double *q = rt->pilot_q + (size_t)l * (rt->E + 64);
             if (approx && rt->T <= rt->c.routing.pilot_tokens)
                 st = route_topk_sample(rng, &d, nodes, cnt);   /* nothing to gain */
             else if (approx) {
@@ -253,6 +283,18 @@ sim_status route_router_balanced(route_router *rt, gsl_rng *drop_rng, route_resu
             int64_t first = ((int64_t)(g % rt->ep) * rem) % rt->E;
             for (int e = 0; e < rt->E; e++)
                 row[e] = base + (((e - first) % rt->E + rt->E) % rt->E < rem ? 1 : 0);
+            /* a token of k uniform distinct experts misses the m experts of a node with
+             * probability C(E - m, k) / C(E, k) */
+            for (int n = 0; n < rt->n_nodes; n++) {
+                int m = 0;
+                for (int e = 0; e < rt->E; e++)
+                    m += rt->node_of[e] == n;
+                double miss = 1;
+                for (int i = 0; i < rt->k && miss > 0; i++)
+                    miss = rt->E - m - i > 0 ? miss * (rt->E - m - i) / (double)(rt->E - i) : 0;
+                r.node_tokens[((size_t)l * rt->n + g) * rt->n_nodes + n] =
+                    llround((double)rt->T * (1 - (miss > 0 ? miss : 0)));
+            }
         }
     st = finish(rt, drop_rng, &r);
     if (st != SIM_OK)

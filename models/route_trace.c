@@ -111,6 +111,7 @@ static sim_status trace_sample(void *state, gsl_rng *rng, const route_draw *d, i
         for (int src = 0; src < d->n_src; src++)
             scale(s, trace_row(s->t, d->step, d->layer, src), E, per_src,
                   counts + (size_t)src * E);
+        route_node_tokens_undeduplicated(d, counts);   /* a trace has no token rows */
         return SIM_OK;
     }
     scale(s, trace_row(s->t, d->step, d->layer, 0), E, per_src * d->n_src, s->rest);
@@ -134,6 +135,7 @@ static sim_status trace_sample(void *state, gsl_rng *rng, const route_draw *d, i
         }
         left -= per_src;
     }
+    route_node_tokens_undeduplicated(d, counts);
     return SIM_OK;
 }
 

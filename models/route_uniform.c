@@ -32,6 +32,8 @@ static sim_status uniform_sample(void *state, gsl_rng *rng, const route_draw *d,
             perm[e] = e;
     }
     memset(counts, 0, (size_t)n_src * n_experts * sizeof *counts);
+    if (d->node_tokens)
+        memset(d->node_tokens, 0, (size_t)n_src * d->n_nodes * sizeof *d->node_tokens);
     for (int s = 0; s < n_src; s++) {
         int64_t *row = counts + (size_t)s * n_experts;
         for (int64_t t = 0; t < d->tokens_per_src; t++) {
@@ -44,6 +46,7 @@ static sim_status uniform_sample(void *state, gsl_rng *rng, const route_draw *d,
                     perm[j] = tmp;
                     row[perm[i]]++;
                 }
+                route_count_token_nodes(d, s, perm, top_k);
                 continue;
             }
             for (int i = 0; i < top_k; i++) {
@@ -57,6 +60,7 @@ static sim_status uniform_sample(void *state, gsl_rng *rng, const route_draw *d,
                 picked[i] = e;
                 row[e]++;
             }
+            route_count_token_nodes(d, s, picked, top_k);
         }
     }
     sim_free(perm);

@@ -43,7 +43,10 @@ int step_category_is_comm(int cat)
 
 struct step_routing {
     int n_micro, L, G, ep, spg;   /* G: EP groups per plane; spg: expert slots per GPU */
-    size_t cell;                  /* ep * ep (matrix) + ep * spg (slot tokens) */
+    int n_nodes;                  /* nodes of an EP group with a deduplicating dispatch; 0 */
+    int rank_node[4096];          /* node (0..n_nodes-1) of each EP rank, when n_nodes > 0 */
+    size_t cell;                  /* ep * ep (matrix) + ep * spg (slot tokens) + ep * n_nodes
+                                   * (tokens per source and node) */
     int64_t *data;                /* [n_micro][L][G][cell] */
     uint8_t *set;                 /* [n_micro] */
     double dropped, max_mean_load;
@@ -64,7 +67,11 @@ sim_status step_routing_new(const scn_config *c, step_routing **out, sim_err *er
                     ? p.ep * (c->model.experts / p.ep + c->placement.spare_slots)
                     : c->model.experts;
     s->spg = slots / p.ep;
-    s->cell = (size_t)p.ep * p.ep + (size_t)p.ep * s->spg;
+    /* the router's rule (models/route_router.c): dedup counts when the group spans several
+     * nodes evenly and no expert is replicated */
+    int nodes = p.ep <= 4096 ? par_ep_nodes(&p, c->cluster.gpus_per_node, s->rank_node) : -1;
+    s->n_nodes = nodes > 1 && c->placement.spare_slots == 0 ? nodes : 0;
+    s->cell = (size_t)p.ep * p.ep + (size_t)p.ep * s->spg + (size_t)p.ep * s->n_nodes;
     size_t n = (size_t)s->n_micro * s->L * s->G * s->cell;
     s->data = sim_calloc(n ? n : 1, sizeof *s->data);
     s->set = sim_calloc((size_t)s->n_micro, 1);
@@ -94,12 +101,13 @@ void step_routing_set(step_routing *s, int mb, const route_result *r)
 {
     assert(mb >= 0 && mb < s->n_micro);
     assert(r->n_layers == s->L && r->ep == s->ep && r->n_gpus == s->G * s->ep &&
-           route_slots(r) == s->ep * s->spg);
+           route_slots(r) == s->ep * s->spg && (r->n_nodes == s->n_nodes || !r->node_tokens));
     const int ep = s->ep, spg = s->spg, E = r->n_experts;
     const size_t per_layer = (size_t)r->n_gpus * E;
     for (int l = 0; l < s->L; l++)
         for (int k = 0; k < s->G; k++) {
             int64_t *mat = routing_cell(s, mb, l, k), *loc = mat + (size_t)ep * ep;
+            int64_t *nt = loc + (size_t)ep * spg;
             memset(mat, 0, s->cell * sizeof *mat);
             for (int i = 0; i < ep; i++) {
                 const int64_t *row = route_slot_row(r, l, k * ep + i);
@@ -108,6 +116,13 @@ void step_routing_set(step_routing *s, int mb, const route_result *r)
                         mat[(size_t)i * ep + j] += row[e];
                         loc[e] += row[e];
                     }
+                if (s->n_nodes && r->node_tokens)
+                    memcpy(nt + (size_t)i * s->n_nodes,
+                           r->node_tokens + ((size_t)l * r->n_gpus + k * ep + i) * s->n_nodes,
+                           (size_t)s->n_nodes * sizeof *nt);
+                else
+                    for (int j = 0; j < ep && s->n_nodes; j++)   /* no token rows: no dedup */
+                        nt[(size_t)i * s->n_nodes + s->rank_node[j]] += mat[(size_t)i * ep + j];
             }
             /* load and drops of the group: routed = kept + dropped per expert */
             double max = 0, sum = 0;
@@ -177,6 +192,7 @@ typedef struct ctx {
     sim_id *after;        /* [n] scratch */
     sim_id *cdone;        /* [n] scratch */
     double *matrix;       /* [ep * ep] scratch */
+    double *fscale;       /* [ep * ep] scratch: the fabric share of each pair (dedup) */
     int64_t *mbuf;        /* [spg] scratch */
     flush *flushes;       /* all chunks' flush points, chunk after chunk */
     int *flush_off;       /* [C + 1] */
@@ -482,10 +498,12 @@ static void add_gate(ctx *x, int g, sim_id t, int cat)
 
 /* One collective over the n GPUs gpus[] (after[] each), done tasks into x->done by GPU. */
 static sim_status collective(ctx *x, const coll_algo *algo, int n, double bytes,
-                             const double *matrix, int cat, sim_err *err)
+                             const double *matrix, const double *fabric_scale, int cat,
+                             sim_err *err)
 {
     coll_args a = {.e = x->e, .t = &x->t, .n = n, .gpus = x->gpus, .after = x->after,
                    .category = cat, .bytes = bytes, .matrix = matrix,
+                   .fabric_scale = fabric_scale,
                    .chunk_bytes = coll_chunk_bytes(x->c), .nvls_cost = topo_nvls_cost(x->c)};
     sim_status st = algo->build(&a, x->cdone, err);
     if (st != SIM_OK)
@@ -507,7 +525,7 @@ static sim_status tp_coll(ctx *x, int s, const coll_algo *algo, double bytes, si
             x->gpus[i] = g;
             x->after[i] = chain_end(x, g, STEP_CAT_TP);
         }
-        sim_status st = collective(x, algo, tp, bytes, NULL, STEP_CAT_TP, err);
+        sim_status st = collective(x, algo, tp, bytes, NULL, NULL, STEP_CAT_TP, err);
         if (st != SIM_OK)
             return st;
         for (int i = 0; i < tp; i++)
@@ -537,7 +555,25 @@ static sim_status all_to_all(ctx *x, int s, int mb, int l, int forward_dir, int 
                                                   : mat[(size_t)j * ep + i]) *
                                  tok_bytes;
         }
-        sim_status st = collective(x, x->a2a, ep, 0, x->matrix, cat, err);
+        const double *scale = NULL;
+        if (x->sr->n_nodes) {
+            /* deduplicated tokens over the fabric: for the pair (token GPU t, expert GPU
+             * e), tokens(t, node(e)) / assignments(t, node(e)) */
+            const int N = x->sr->n_nodes, *node = x->sr->rank_node;
+            const int64_t *nt = mat + (size_t)ep * ep + (size_t)ep * x->sr->spg;
+            for (int t = 0; t < ep; t++) {
+                double assign[64] = {0};
+                for (int e = 0; e < ep; e++)
+                    assign[node[e]] += (double)mat[(size_t)t * ep + e];
+                for (int e = 0; e < ep; e++) {
+                    double a = assign[node[e]], d = (double)nt[(size_t)t * N + node[e]];
+                    double f = a > 0 ? fmin(1.0, d / a) : 1.0;
+                    x->fscale[forward_dir ? (size_t)t * ep + e : (size_t)e * ep + t] = f;
+                }
+            }
+            scale = x->fscale;
+        }
+        sim_status st = collective(x, x->a2a, ep, 0, x->matrix, scale, cat, err);
         if (st != SIM_OK)
             return st;
     }
@@ -706,7 +742,7 @@ static sim_status group_coll(ctx *x, int s, int dense, const coll_algo *algo, do
                 x->done[g] = w;
             }
         } else {
-            sim_status st = collective(x, algo, size, bytes, NULL, STEP_CAT_GRAD, err);
+            sim_status st = collective(x, algo, size, bytes, NULL, NULL, STEP_CAT_GRAD, err);
             if (st != SIM_OK)
                 return st;
         }
@@ -1218,6 +1254,7 @@ static void ctx_free(ctx *x)
     sim_free(x->after);
     sim_free(x->cdone);
     sim_free(x->matrix);
+    sim_free(x->fscale);
     sim_free(x->mbuf);
     sim_free(x->flushes);
     sim_free(x->flush_off);
@@ -1277,11 +1314,12 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
     x.after = sim_malloc(n * sizeof *x.after);
     x.cdone = sim_malloc(n * sizeof *x.cdone);
     x.matrix = sim_malloc((size_t)x.p.ep * x.p.ep * sizeof *x.matrix);
+    x.fscale = sim_malloc((size_t)x.p.ep * x.p.ep * sizeof *x.fscale);
     x.mbuf = sim_malloc((size_t)sr->spg * sizeof *x.mbuf);
     res.gpu_busy_s = sim_calloc(n, sizeof *res.gpu_busy_s);
     if (!x.first || !x.stage_of_gpu || !x.slow || !x.stream || !x.prev || !x.gate || !x.dpc ||
         !x.done || !x.a2a_done || !x.side_done || !x.handoff || !x.gpus || !x.after ||
-        !x.cdone || !x.matrix || !x.mbuf || !x.pref || !x.pref_cur || !res.gpu_busy_s) {
+        !x.cdone || !x.matrix || !x.fscale || !x.mbuf || !x.pref || !x.pref_cur || !res.gpu_busy_s) {
         st = sim_err_set(err, SIM_ENOMEM, "out of memory building the step");
         goto done;
     }

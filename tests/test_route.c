@@ -809,11 +809,46 @@ static void test_multinomial_sampler_matches_exact(void **state)
     gsl_rng_free(r2);
 }
 
+/* Tokens per node for a deduplicating dispatch: 4 experts, 2 per node, top-2, uniform.
+ * A token touches both nodes unless both its experts share one: P = 2 C(2,2) / C(4,2) = 1/3,
+ * so the node tokens of a source sum to T (1/3 + 2 x 2/3) = 5T/3 (checked within 4 sigma of
+ * the binomial, sigma = sqrt(2/9 / T)); with node_limit = 1 every token touches one node:
+ * exactly T. */
+static void test_node_tokens(void **state)
+{
+    (void)state;
+    for (int limit = 0; limit <= 1; limit++) {
+        scn_config c = small_cfg(2, 1, 4, 2, 30000, "uniform");
+        c.routing.node_limit = limit;
+        route_router *rt;
+        gsl_rng *p = sim_rng_new(5, 4), *rng = sim_rng_new(5, 1), *drop = sim_rng_new(5, 2);
+        assert_int_equal(route_router_new(&c, NULL, p, &rt, NULL), SIM_OK);
+        route_result r;
+        assert_int_equal(route_router_sample(rt, 0, rng, drop, &r, NULL), SIM_OK);
+        assert_int_equal(r.n_nodes, 2);
+        for (int l = 0; l < 2; l++)
+            for (int g = 0; g < 2; g++) {
+                const int64_t *nt = r.node_tokens + ((size_t)l * 2 + g) * 2;
+                double sum = (double)(nt[0] + nt[1]);
+                if (limit)
+                    assert_true(sum == 30000);
+                else
+                    assert_true(fabs(sum / 30000 - 5.0 / 3) < 4 * sqrt(2.0 / 9 / 30000));
+            }
+        route_result_fini(&r);
+        route_router_free(rt);
+        gsl_rng_free(p);
+        gsl_rng_free(rng);
+        gsl_rng_free(drop);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uniform_rows_and_chi_square),
         cmocka_unit_test(test_hot_and_dirichlet_counts),
+        cmocka_unit_test(test_node_tokens),
         cmocka_unit_test(test_uniform_all_experts),
         cmocka_unit_test(test_same_seed_same_counts),
         cmocka_unit_test(test_topk_k1_matches_p),

@@ -199,6 +199,27 @@ static void test_uneven_pipeline_runs(void **state)
     cJSON_Delete(o);
 }
 
+/* Node-limited routing with a deduplicating (hierarchical) dispatch: a token crosses the
+ * fabric once per node it needs, so keeping each token on one node (node_limit 1) moves
+ * fewer bytes between the 2 nodes and the all-to-alls take less time. */
+static void test_node_limit_saves_fabric(void **state)
+{
+    (void)state;
+    const char *base = "--set network.all_to_all=hierarchical --set model.experts=16 "
+                       "--set model.top_k=4";
+    char sets[512];
+    snprintf(sets, sizeof sets, "%s --set routing.node_limit=0", base);
+    cJSON *flat = run_json(sets);
+    snprintf(sets, sizeof sets, "%s --set routing.node_limit=1", base);
+    cJSON *one = run_json(sets);
+    const cJSON *bf = cJSON_GetObjectItem(flat, "breakdown_s");
+    const cJSON *b1 = cJSON_GetObjectItem(one, "breakdown_s");
+    assert_true(num(b1, "dispatch") + num(b1, "combine") <
+                num(bf, "dispatch") + num(bf, "combine"));
+    cJSON_Delete(flat);
+    cJSON_Delete(one);
+}
+
 /* A slow GPU slows the step: a hardware straggler, not the router's. */
 static void test_slow_gpu(void **state)
 {
@@ -216,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_slow_gpu),
         cmocka_unit_test(test_replicas_reduction),
         cmocka_unit_test(test_uneven_pipeline_runs),
+        cmocka_unit_test(test_node_limit_saves_fabric),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
