@@ -11,6 +11,16 @@
  *   tolerance = 15%                                    ; "exact" = 1e-9 relative
  *   source    = where the published value comes from (paper, file, issue thread)
  *   note      = optional: what the model lacks when the case misses
+ *   denominator        = optional: a second moesim command; the case's value is then
+ *                        scale x metric(command) / denominator_metric(denominator),
+ *                        a ratio of two runs (e.g. a dense run's cost over an MoE run's)
+ *   denominator_metric = path into the second command's JSON (default: metric)
+ *
+ * A value too long for one line (libinih reads at most 200 characters a line) continues on
+ * the following lines indented by a blank; the parts are joined with one blank.
+ *
+ * Each distinct command runs once: cases that share a command (or use it as a
+ * denominator) reuse its JSON output.
  *
  * A metric path is dot-separated object keys and array indices, e.g. "breakdown_s.dispatch"
  * or "rows.-1.busbw_GBps" (negative indices count from the end). Each case runs
@@ -32,6 +42,7 @@
 typedef struct vcase {
     char name[96];
     char command[1024], metric[160], unit[64], source[512], note[512];
+    char denominator[1024], denominator_metric[160];
     double published, scale, tolerance;   /* tolerance: relative; 1e-9 when exact */
     int exact, have_published;
     double value, error;
@@ -68,9 +79,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (!c)
         return 0;
     char *end;
+    /* A value continued on indented lines (libinih hands each line over as the same key
+     * again; its lines are at most 200 characters) is joined with blanks. */
 #define STR(k, f)                                                                         \
     if (strcmp(key, k) == 0) {                                                            \
-        snprintf(c->f, sizeof c->f, "%s", value);                                         \
+        size_t used = strlen(c->f);                                                       \
+        snprintf(c->f + used, sizeof c->f - used, "%s%s", used ? " " : "", value);        \
         return 1;                                                                         \
     }
     STR("command", command)
@@ -78,6 +92,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
     STR("unit", unit)
     STR("source", source)
     STR("note", note)
+    STR("denominator", denominator)
+    STR("denominator_metric", denominator_metric)
 #undef STR
     if (strcmp(key, "published") == 0 || strcmp(key, "scale") == 0) {
         double v = strtod(value, &end);
@@ -133,41 +149,94 @@ static cJSON *walk(cJSON *o, const char *path)
     return o;
 }
 
-static void run_case(vcase *c, const char *moesim)
+/* The JSON output of each distinct command, run once (or why it failed). */
+typedef struct vrun {
+    char command[1024];
+    cJSON *json;        /* NULL: the command failed; why says how */
+    char why[256];
+} vrun;
+
+static vrun runs[2 * MAX_CASES];
+static int n_runs;
+
+static const vrun *run_command(const char *command, const char *moesim)
 {
+    for (int i = 0; i < n_runs; i++)
+        if (strcmp(runs[i].command, command) == 0)
+            return &runs[i];
+    if (n_runs == (int)(sizeof runs / sizeof runs[0]))
+        return NULL;
+    vrun *r = &runs[n_runs++];
+    snprintf(r->command, sizeof r->command, "%s", command);
     char cmd[2048];
-    int quiet = strncmp(c->command, "run ", 4) == 0;   /* the commands with progress output */
-    snprintf(cmd, sizeof cmd, "%s %s --json%s 2>&1", moesim, c->command, quiet ? " --quiet" : "");
+    int quiet = strncmp(command, "run ", 4) == 0;   /* the commands with progress output */
+    snprintf(cmd, sizeof cmd, "%s %s --json%s 2>&1", moesim, command, quiet ? " --quiet" : "");
     FILE *p = popen(cmd, "r");
     if (!p) {
-        snprintf(c->why, sizeof c->why, "cannot run");
-        return;
+        snprintf(r->why, sizeof r->why, "cannot run");
+        return r;
     }
     size_t cap = 1 << 20, n = 0;
     char *out = malloc(cap);
     while (out && (n += fread(out + n, 1, cap - 1 - n, p)) < cap - 1 && !feof(p))
         ;
     int st = pclose(p);
-    if (!out)
-        return;
+    if (!out) {
+        snprintf(r->why, sizeof r->why, "out of memory");
+        return r;
+    }
     out[n] = '\0';
-    c->ran = 1;
-    cJSON *o = st == 0 ? cJSON_Parse(out) : NULL;
-    cJSON *v = o ? walk(o, c->metric) : NULL;
-    if (!cJSON_IsNumber(v)) {
+    r->json = st == 0 ? cJSON_Parse(out) : NULL;
+    if (!r->json) {
         char *nl = strchr(out, '\n');
         if (nl)
             *nl = '\0';
-        snprintf(c->why, sizeof c->why, "%s", st != 0 ? out : "metric not in the output");
-        c->ran = 0;
-    } else {
-        c->value = v->valuedouble * c->scale;
-        c->error = c->published != 0 ? (c->value - c->published) / fabs(c->published)
-                                     : c->value - c->published;
-        c->ok = fabs(c->error) <= c->tolerance;
+        snprintf(r->why, sizeof r->why, "%s", st != 0 ? out : "output is not JSON");
     }
-    cJSON_Delete(o);
     free(out);
+    return r;
+}
+
+/* The number at `metric` in the output of `command`, or 0 with c->why set. */
+static int metric_of(vcase *c, const char *command, const char *metric, const char *moesim,
+                     double *out)
+{
+    const vrun *r = run_command(command, moesim);
+    if (!r) {
+        snprintf(c->why, sizeof c->why, "too many commands");
+        return 0;
+    }
+    if (!r->json) {
+        snprintf(c->why, sizeof c->why, "%s", r->why);
+        return 0;
+    }
+    cJSON *v = walk(r->json, metric);
+    if (!cJSON_IsNumber(v)) {
+        snprintf(c->why, sizeof c->why, "metric %s not in the output", metric);
+        return 0;
+    }
+    *out = v->valuedouble;
+    return 1;
+}
+
+static void run_case(vcase *c, const char *moesim)
+{
+    double v, d = 1;
+    if (!metric_of(c, c->command, c->metric, moesim, &v))
+        return;
+    if (c->denominator[0] &&
+        !metric_of(c, c->denominator, c->denominator_metric[0] ? c->denominator_metric : c->metric,
+                   moesim, &d))
+        return;
+    if (d == 0) {
+        snprintf(c->why, sizeof c->why, "denominator is 0");
+        return;
+    }
+    c->ran = 1;
+    c->value = v * c->scale / d;
+    c->error = c->published != 0 ? (c->value - c->published) / fabs(c->published)
+                                 : c->value - c->published;
+    c->ok = fabs(c->error) <= c->tolerance;
 }
 
 static void fmt_num(char *b, size_t n, double v)
@@ -282,6 +351,8 @@ int main(int argc, char **argv)
         misses += !s.cases[i].ok;
     }
     table(stdout, &s, 0);
+    for (int i = 0; i < n_runs; i++)
+        cJSON_Delete(runs[i].json);
     printf("validate: %d case%s, %d within tolerance, %d outside\n", s.n, s.n == 1 ? "" : "s",
            s.n - misses, misses);
     if (write && rewrite(report, &s) != 0)
