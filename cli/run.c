@@ -368,6 +368,7 @@ typedef struct summary {
     double step_time_s, breakdown_s[STEP_N_CAT];
     double tokens, dropped, max_mean_load;
     double assignments;         /* token-expert assignments: tokens x top_k x MoE layers */
+    double dropped_fraction;    /* dropped / assignments; 0 for a dense model */
     uint64_t events;
     double tasks;               /* task-graph tasks per step (mean) */
     /* routing (docs/ROUTING.md): means over steps and layers, maxima, the last step's cold
@@ -400,6 +401,7 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
         s->tasks += (double)r->n_tasks / t->n_steps;
     }
     s->assignments = s->tokens * c->model.top_k * arch_moe_layers(c);
+    s->dropped_fraction = s->assignments > 0 ? s->dropped / s->assignments : 0.0;
     s->busy_min = 1;
     for (int i = 0; i < t->n_steps; i++) {
         const step_result *r = &t->steps[i];
@@ -551,7 +553,7 @@ static sim_status store(const char *db_path, const char *name, const char *text,
     res_metric metrics[] = {
         {"step_time_s", s->step_time_s},
         {"tokens_per_s_per_gpu", s->tokens / t->n_steps / s->step_time_s / n},
-        {"dropped_fraction", s->dropped / s->assignments},
+        {"dropped_fraction", s->dropped_fraction},
         {"max_mean_load", s->max_mean_load},
         {"events", (double)s->events},
         /* per expert and layer, summed over the EP groups; 0 = dropless */
@@ -665,7 +667,7 @@ static void print_summary(const char *file, const scn_config *c, const run_total
            100 * s->busy_mean, 100 * s->busy_min, 100 * s->busy_max);
     printf("routing    %s; dropped %.0f of %.0f token-expert assignments (%.2f%%); "
            "load max/mean %.3f\n",
-           c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped / s->assignments,
+           c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped_fraction,
            s->max_mean_load);
     cli_memory_print(c, &s->mem);
     printf("balance    GPU load max/mean %.3f; cv %.3f, entropy %.3f, aux loss %.3f; "
@@ -693,7 +695,7 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
         cJSON_AddNumberToObject(bd, step_category_names[k], s->breakdown_s[k]);
     cJSON_AddNumberToObject(o, "tokens_per_s", tok_step / s->step_time_s);
     cJSON_AddNumberToObject(o, "tokens_per_s_per_gpu", tok_step / s->step_time_s / n);
-    cJSON_AddNumberToObject(o, "dropped_fraction", s->dropped / s->assignments);
+    cJSON_AddNumberToObject(o, "dropped_fraction", s->dropped_fraction);
     cJSON_AddNumberToObject(o, "max_mean_load", s->max_mean_load);
     cJSON_AddNumberToObject(o, "events", (double)s->events);
     cJSON_AddNumberToObject(o, "tasks", (double)s->tasks);

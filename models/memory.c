@@ -72,9 +72,9 @@ void mem_footprint_of(const scn_config *c, const mem_parallel *par, mem_footprin
 
     /* parameters held: non-expert ones split over tp x pp (an even split across pipeline
      * stages: the embedding and output layers really sit on the first and last stage),
-     * experts over ep x tp x pp */
+     * experts over ep x pp (routed experts are not tensor-parallel: models/par.h) */
     double dense = (ap.total - ap.routed) / ((double)p.tp * p.pp);
-    double expert = ap.routed / ((double)p.ep * p.tp * p.pp);
+    double expert = ap.routed / ((double)p.ep * p.pp);
     o->dense_params_per_gpu = dense;
     o->expert_params_per_gpu = expert;
     o->dp = p.dp;

@@ -112,9 +112,11 @@ static void test_parallel_plugs_in(void **state)
     mem_parallel_of(&c, &p);
     mem_footprint base, m;
     mem_footprint_of(&c, &p, &base);
+    /* TP 2 halves the 240 replicated parameters per GPU; the 768 expert parameters are not
+     * tensor-parallel and stay: 2 x (120 + 768) bytes */
     p.tp = 2;
     mem_footprint_of(&c, &p, &m);
-    assert_true(m.part_bytes[MEM_WEIGHTS] == base.part_bytes[MEM_WEIGHTS] / 2);
+    assert_true(m.part_bytes[MEM_WEIGHTS] == 2.0 * (120 + 768));
     assert_true(m.part_bytes[MEM_ACTIVATIONS] == base.part_bytes[MEM_ACTIVATIONS] / 2);
     p.tp = 1, p.pp = 2, p.in_flight = 2;
     mem_footprint_of(&c, &p, &m);

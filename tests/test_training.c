@@ -220,6 +220,19 @@ static void test_node_limit_saves_fabric(void **state)
     cJSON_Delete(one);
 }
 
+/* A dense model (every layer dense, one "expert") runs on its own: no MoE layer, nothing
+ * to drop, finite outputs. */
+static void test_dense_model_runs(void **state)
+{
+    (void)state;
+    cJSON *o = run_json("--set model.dense_layers=4 --set model.experts=1 --set model.top_k=1 "
+                        "--set model.shared_experts=0");
+    assert_true(num(o, "step_time_s") > 0);
+    assert_true(num(o, "dropped_fraction") == 0);
+    assert_true(num(o, "imbalance_cost_s") == 0);
+    cJSON_Delete(o);
+}
+
 /* A slow GPU slows the step: a hardware straggler, not the router's. */
 static void test_slow_gpu(void **state)
 {
@@ -238,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_replicas_reduction),
         cmocka_unit_test(test_uneven_pipeline_runs),
         cmocka_unit_test(test_node_limit_saves_fabric),
+        cmocka_unit_test(test_dense_model_runs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
