@@ -180,7 +180,8 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
 
 /* The balanced counterfactual: every source sends every expert tokens x k / E (the
  * remainder spread so that expert totals differ by at most one), with the same capacity
- * and placement; drop_rng only draws which sources lose assignments when C < 1. */
+ * and home placement but no replicas (spare slots stay empty: a balanced load needs none);
+ * drop_rng only draws which sources lose assignments when C < 1. */
 sim_status route_router_balanced(route_router *rt, gsl_rng *drop_rng, route_result *out,
                                  sim_err *err);
 

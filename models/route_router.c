@@ -164,8 +164,9 @@ static sim_status alloc_result(const route_router *rt, route_result *r)
     return SIM_OK;
 }
 
-/* Capacity on every expert of every layer and EP group, then the placement. */
-static sim_status finish(route_router *rt, gsl_rng *drop_rng, route_result *r)
+/* Capacity on every expert of every layer and EP group, then the placement; replicate = 0
+ * leaves the spare slots empty (the balanced counterfactual needs no replicas). */
+static sim_status finish(route_router *rt, gsl_rng *drop_rng, route_result *r, int replicate)
 {
     size_t per_layer = (size_t)rt->n * rt->E;
     int64_t cap = route_capacity(rt->c.routing.capacity_factor, rt->T * rt->ep, rt->k, rt->E);
@@ -200,6 +201,10 @@ static sim_status finish(route_router *rt, gsl_rng *drop_rng, route_result *r)
         int *slots = r->slot_expert + (size_t)l * rt->n_slots;
         if (place_plan(rt->pol, rt->ep, rt->E, rt->spare, rt->loads, slots) != SIM_OK)
             return SIM_ENOMEM;
+        int per = rt->E / rt->ep, spg = per + rt->spare;   /* a GPU's slots: homes, spares */
+        for (int g = 0; g < rt->ep && !replicate; g++)
+            for (int j = per; j < spg; j++)
+                slots[g * spg + j] = -1;
         for (int g0 = 0; g0 < rt->n; g0 += rt->ep)
             place_split(rt->E, rt->n_slots, slots, rt->ep,
                         r->counts + l * per_layer + (size_t)g0 * rt->E,
@@ -256,7 +261,7 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
     }
     if (approx)
         rt->pilot_step = step;
-    st = finish(rt, drop_rng, &r);
+    st = finish(rt, drop_rng, &r, 1);
     if (st != SIM_OK)
         goto fail;
     *out = r;
@@ -296,7 +301,7 @@ sim_status route_router_balanced(route_router *rt, gsl_rng *drop_rng, route_resu
                     llround((double)rt->T * (1 - (miss > 0 ? miss : 0)));
             }
         }
-    st = finish(rt, drop_rng, &r);
+    st = finish(rt, drop_rng, &r, 0);
     if (st != SIM_OK)
         goto fail;
     *out = r;
