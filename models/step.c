@@ -501,10 +501,15 @@ static sim_status collective(ctx *x, const coll_algo *algo, int n, double bytes,
                              const double *matrix, const double *fabric_scale, int cat,
                              sim_err *err)
 {
+    /* Ring collectives move as one chunk in the step: in the fluid model every ring step
+     * keeps each link busy whatever the chunking, which only pipelines per-chunk latencies
+     * (docs/MODEL.md "Reductions"); tree, NVLS, hierarchical and all-to-all pipelines keep
+     * network.chunk_KiB. */
+    double chunk = strcmp(algo->name, "ring") == 0 ? 0.0 : coll_chunk_bytes(x->c);
     coll_args a = {.e = x->e, .t = &x->t, .n = n, .gpus = x->gpus, .after = x->after,
                    .category = cat, .bytes = bytes, .matrix = matrix,
                    .fabric_scale = fabric_scale,
-                   .chunk_bytes = coll_chunk_bytes(x->c), .nvls_cost = topo_nvls_cost(x->c)};
+                   .chunk_bytes = chunk, .nvls_cost = topo_nvls_cost(x->c)};
     sim_status st = algo->build(&a, x->cdone, err);
     if (st != SIM_OK)
         return st;
