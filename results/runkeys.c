@@ -122,6 +122,27 @@ static int cmp_ranked(const void *a, const void *b)
     return (p->rank > q->rank) - (p->rank < q->rank);
 }
 
+static int same_value(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Are there two runs equal on every label key so far but different on `key`? */
+static int tells_apart(const res_runs *r, const char *key)
+{
+    for (int a = 0; a < r->n_runs; a++)
+        for (int b = a + 1; b < r->n_runs; b++) {
+            int same = 1;
+            for (int j = 0; j < r->n_label_keys && same; j++)
+                same = same_value(res_run_value(&r->runs[a], r->label_keys[j]),
+                                  res_run_value(&r->runs[b], r->label_keys[j]));
+            if (same && !same_value(res_run_value(&r->runs[a], key),
+                                    res_run_value(&r->runs[b], key)))
+                return 1;
+        }
+    return 0;
+}
+
 /* The differing keys over all runs, then the label keys among them. */
 static int find_differing(res_runs *r, char **points, int n_points)
 {
@@ -174,9 +195,23 @@ static int find_differing(res_runs *r, char **points, int n_points)
     for (int i = 0; i < n_rk; i++)
         r->label_keys[r->n_label_keys++] = rk[i].key;
     sim_free(rk);
-    if (r->n_label_keys == 0)
+    if (r->n_label_keys == 0) {
         for (int i = 0; i < r->n_differing; i++)
             r->label_keys[r->n_label_keys++] = r->differing[i];
+        return 0;
+    }
+    /* runs outside the sweeps (or of other sweeps) may share every sweep key's value and
+     * differ elsewhere: add, in key order, each other differing key that tells two runs
+     * apart that the label keys so far do not (quadratic in the runs: up to 500 of them) */
+    for (int i = 0; i < r->n_differing && r->n_runs <= 500; i++) {
+        const char *key = r->differing[i];
+        int have = 0;
+        for (int j = 0; j < r->n_label_keys && !have; j++)
+            have = r->label_keys[j] == key;
+        if (have || !tells_apart(r, key))
+            continue;
+        r->label_keys[r->n_label_keys++] = r->differing[i];
+    }
     return 0;
 }
 

@@ -4,8 +4,9 @@
  * pairs, sorted by key. Over the runs loaded, the keys whose value is not the same in all of
  * them (a key missing from some run counts) are the differing keys; the label keys are the
  * ones a person would name: the differing keys that some sweep set explicitly (the keys of
- * sweep_points.point, in the sweep's --set order), or, when no sweep names any, every
- * differing key (sorted). Pictures use them
+ * sweep_points.point, in the sweep's --set order) followed by any other differing key that
+ * tells apart two runs the sweep's keys do not (up to 500 runs), or, when no sweep names any,
+ * every differing key (sorted). Pictures use them
  * for titles and bar labels, `moesim check` to show what a pair is.
  *
  * Ownership: a res_runs owns every string and array in it; res_runs_fini frees them. */

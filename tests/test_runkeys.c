@@ -96,6 +96,16 @@ static void test_differing_and_labels(void **state)
     res_runs_varying(&rs, 3, buf, sizeof buf);
     assert_string_equal(buf, "layers, gpu");
     res_runs_fini(&rs);
+
+    /* a plain run equal to run 3 in both swept keys but with another router: the sweep's
+     * keys cannot tell them apart, so routing.model labels too */
+    int64_t r4 = put(db, "a", "[cluster]\ngpu = b200\nintra_bw = 900\n[model]\nlayers = 4\n"
+                              "hidden = 256\n[routing]\nmodel = expert_choice\n");
+    assert_int_equal(res_runs_load(res_db_handle(db), path, &rs, NULL), SIM_OK);
+    assert_int_equal(rs.n_label_keys, 3);
+    res_runs_label(&rs, res_runs_find(&rs, r4), ", ", 8, 0, buf, sizeof buf);
+    assert_string_equal(buf, "layers=4, gpu=b200, model=expert_choice");
+    res_runs_fini(&rs);
     res_db_close(db);
 }
 
