@@ -65,6 +65,7 @@ typedef struct coll_args {
      * hierarchical one): a deduplicating dispatch (DeepEP) sends a token once per node
      * however many of its experts live there, and its NVLink stage fans the copies out. */
     const double *fabric_scale;
+    int max_chunks;           /* hierarchical all-to-all: at most this many chunks (0: 16) */
     double chunk_bytes;       /* 0: no chunking */
     double nvls_cost;         /* bytes on a switch port per NVLS byte (topo_nvls_cost) */
     int aggregate;            /* coll_aggregate; 0 (off) unless asked */

@@ -294,8 +294,10 @@ static sim_status hier(const coll_args *a, sim_id *done, sim_err *err)
             }
         }
     int K = coll_chunks(a, max_s1, (double)(n_s1 + n_s2));
-    if (K > HIER_MAX_CHUNKS)
-        K = HIER_MAX_CHUNKS;
+    int cap = a->max_chunks > 0 && a->max_chunks < HIER_MAX_CHUNKS ? a->max_chunks
+                                                                     : HIER_MAX_CHUNKS;
+    if (K > cap)
+        K = cap;
     prev = sim_malloc((size_t)n * n * sizeof *prev);
     arrived = sim_malloc((size_t)n * sizeof *arrived);
     if (!prev || !arrived) {

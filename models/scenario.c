@@ -225,6 +225,9 @@ const sim_cfg_key scn_keys[] = {
     {"network", "all_to_all", SIM_CFG_ENUM, OFF(network.all_to_all), SZ(network.all_to_all), 0,
      0, 0, "direct", "direct|pairwise|hierarchical", "",
      "dispatch/combine all-to-allv algorithm"},
+    {"network", "a2a_chunks", SIM_CFG_INT, OFF(network.a2a_chunks), 0, 1, 16, 0, "4", NULL,
+     "chunks", "in the training step, chunks a hierarchical all-to-all pipelines at most (its "
+     "rail and NVLink stages overlap chunk by chunk; moesim coll uses up to 16)"},
     {"network", "chunk_KiB", SIM_CFG_DOUBLE, OFF(network.chunk_KiB), 0, 0, 1e9, 0, "512", NULL,
      "KiB", "pipeline chunk of ring, tree and NVLS collectives (NCCL Simple: 512); 0 = none"},
     {"network", "intra_topology", SIM_CFG_ENUM, OFF(network.intra_topology),

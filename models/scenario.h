@@ -125,6 +125,7 @@ typedef struct scn_config {
         char all_reduce[32];     /* gradient all-reduce algorithm */
         char all_to_all[32];     /* dispatch/combine all-to-allv algorithm */
         double chunk_KiB;        /* pipeline chunk of ring/tree/NVLS; 0 = no chunking */
+        int a2a_chunks;          /* the step's hierarchical all-to-alls: at most this many */
         /* topology (models/topo.h) */
         char intra_topology[16]; /* nvswitch | pcie | mesh; "" = the GPU's usual one */
         int nvlink_bridge;       /* pcie nodes: NVLink bridges between GPU pairs */

@@ -508,7 +508,7 @@ static sim_status collective(ctx *x, const coll_algo *algo, int n, double bytes,
     double chunk = strcmp(algo->name, "ring") == 0 ? 0.0 : coll_chunk_bytes(x->c);
     coll_args a = {.e = x->e, .t = &x->t, .n = n, .gpus = x->gpus, .after = x->after,
                    .category = cat, .bytes = bytes, .matrix = matrix,
-                   .fabric_scale = fabric_scale,
+                   .fabric_scale = fabric_scale, .max_chunks = x->c->network.a2a_chunks,
                    .chunk_bytes = chunk, .nvls_cost = topo_nvls_cost(x->c)};
     sim_status st = algo->build(&a, x->cdone, err);
     if (st != SIM_OK)
