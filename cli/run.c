@@ -229,6 +229,9 @@ static void routing_metrics(const scn_config *c, const par_layout *p, const int 
     }
 }
 
+/* GPUs whose tasks of the first step are stored for `moesim plot --kind timeline` */
+#define TIMELINE_GPUS 16
+
 /* Engine progress within a step, shown as a fraction of the run's steps. */
 typedef struct step_progress {
     cli_progress *pr;
@@ -330,7 +333,9 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
             t->layers[(size_t)s * L + l].cold_experts = k;
         }
         sp.step = s;
-        step_opts so = {.calib = calib, .keep_spans = s == 0,   /* timeline and trace */
+        /* the first step's tasks: the timeline's GPUs, or every GPU for a trace */
+        step_opts so = {.calib = calib, .keep_spans = s == 0,
+                        .span_gpus = o->trace ? 0 : TIMELINE_GPUS,
                         .progress = on_engine_progress, .progress_ctx = &sp};
         st = step_simulate_routing(c, sr, &so, &t->steps[s], err);
         step_routing_free(sr);
@@ -441,8 +446,6 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
     mem_footprint_of(c, NULL, &s->mem);
 }
 
-/* GPUs whose tasks of the first step are stored for `moesim plot --kind timeline` */
-#define TIMELINE_GPUS 16
 
 /* The step's busiest links as the database takes them (names point into r). */
 static void links_of(const step_result *r, res_link *out)

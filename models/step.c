@@ -1219,23 +1219,31 @@ static void busiest_links(const ctx *x, step_result *res)
     }
 }
 
-/* Copies every finished task into res->spans. */
-static sim_status keep_spans(sim_engine *e, step_result *res, sim_err *err)
+/* Copies the finished tasks of GPUs below span_gpus (0: all) into res->spans. */
+static sim_status keep_spans(sim_engine *e, int span_gpus, step_result *res, sim_err *err)
 {
-    size_t n = sim_engine_n_tasks(e);
-    res->spans = sim_malloc((n ? n : 1) * sizeof *res->spans);
-    if (!res->spans)
-        return sim_err_set(err, SIM_ENOMEM, "out of memory keeping the step's tasks");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const sim_record *rec = sim_engine_record(e, (sim_id)i);
-        if (rec->kind == SIM_TASK_WORK && rec->resource < 0)
-            continue;       /* joins: zero-length bookkeeping */
-        res->spans[k++] = (step_span){.gpu = rec->owner, .category = rec->category,
-                                      .is_flow = rec->kind == SIM_TASK_FLOW,
-                                      .start = rec->start, .end = rec->end, .bytes = rec->bytes};
+    size_t n = sim_engine_n_tasks(e), k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const sim_record *rec = sim_engine_record(e, (sim_id)i);
+            if ((rec->kind == SIM_TASK_WORK && rec->resource < 0) ||   /* joins */
+                (span_gpus > 0 && rec->owner >= span_gpus))
+                continue;
+            if (pass == 1)
+                res->spans[k] = (step_span){.gpu = rec->owner, .category = rec->category,
+                                            .is_flow = rec->kind == SIM_TASK_FLOW,
+                                            .start = rec->start, .end = rec->end,
+                                            .bytes = rec->bytes};
+            k++;
+        }
+        if (pass == 0) {
+            res->spans = sim_malloc((k ? k : 1) * sizeof *res->spans);
+            if (!res->spans)
+                return sim_err_set(err, SIM_ENOMEM, "out of memory keeping the step's tasks");
+            res->n_spans = k;
+            k = 0;
+        }
     }
-    res->n_spans = k;
     return SIM_OK;
 }
 
@@ -1375,7 +1383,7 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
     }
     busiest_links(&x, &res);
     if (o && o->keep_spans)
-        st = keep_spans(x.e, &res, err);
+        st = keep_spans(x.e, o->span_gpus, &res, err);
 done:
     if (st == SIM_OK)
         *out = res;

@@ -106,6 +106,7 @@ void step_routing_set(step_routing *s, int mb, const route_result *r);
 typedef struct step_opts {
     const gemm_calib *calib;          /* measured GEMM times, or NULL */
     int keep_spans;                   /* fill step_result.spans */
+    int span_gpus;                    /* ... with the tasks of GPUs below this only (0: all) */
     sim_progress_fn *progress;        /* engine progress (tasks done of all), or NULL */
     void *progress_ctx;
 } step_opts;
