@@ -14,84 +14,27 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char dir[256];
-static char out_buf[1 << 18], err_buf[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    size_t k = f ? fread(buf, 1, n - 1, f) : 0;
-    buf[k] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192], o[300], e[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(o, sizeof o, "%s/stdout", dir);
-    snprintf(e, sizeof e, "%s/stderr", dir);
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s >%s 2>%s", dir, getenv("MOESIM"), args, o, e);
-    int st = system(cmd);
-    slurp(o, out_buf, sizeof out_buf);
-    slurp(e, err_buf, sizeof err_buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void put(const char *name, const char *text)
-{
-    char p[300];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static int exists(const char *name)
-{
-    char p[300];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return stat(p, &st) == 0;
-}
+#include "tests/e2e.h"
 
 static int setup(void **state)
 {
     (void)state;
-    static char abs[600];
-    const char *b = getenv("MOESIM") ? getenv("MOESIM") : "./moesim";
-    if (b[0] != '/') {
-        char cwd[400];
-        if (!getcwd(cwd, sizeof cwd))
-            return -1;
-        snprintf(abs, sizeof abs, "%s/%s", cwd, b);
-        b = abs;
-    }
-    setenv("MOESIM", b, 1);
-    snprintf(dir, sizeof dir, "/tmp/moesim-bad-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    if (e2e_mkdir("bad") != 0)
+        return -1;
     char p[300];
     snprintf(p, sizeof p, "%s/adir.ini", dir);
     mkdir(p, 0755);
-    put("tiny.ini", "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nhidden = 256\n"
-                    "ffn_expert = 512\nexperts = 4\ntop_k = 2\nheads = 4\nkv_heads = 4\n"
-                    "[training]\nseq_len = 128\n");
+    write_file("tiny.ini", "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nhidden = 256\n"
+                           "ffn_expert = 512\nexperts = 4\ntop_k = 2\nheads = 4\nkv_heads = 4\n"
+                           "[training]\nseq_len = 128\n");
     /* a trace naming expert 9 of a 4-expert model */
-    put("trace.csv", "step,layer,expert,tokens\n0,0,0,100\n0,0,9,50\n");
-    return 0;
+    return write_file("trace.csv", "step,layer,expert,tokens\n0,0,0,100\n0,0,9,50\n");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return e2e_rmdir();
 }
 
 typedef struct bad_case {
@@ -151,8 +94,8 @@ static void test_bad_input_table(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (cases[i].text)
-            put("bad.ini", cases[i].text);
-        int rc = run("run %s --db never.db --quiet", cases[i].args);
+            write_file("bad.ini", cases[i].text);
+        int rc = run_in_dir("run %s --db never.db --quiet", cases[i].args);
         if (rc != 2 || !strstr(err_buf, cases[i].msg))
             fail_msg("case %zu (%s): exit %d, stderr: %s(expected: %s)", i, cases[i].args, rc,
                      err_buf, cases[i].msg);
@@ -165,20 +108,20 @@ static void test_bad_input_table(void **state)
 static void test_bad_databases(void **state)
 {
     (void)state;
-    assert_int_equal(run("run tiny.ini --db nodir/x.db --quiet"), 2);
+    assert_int_equal(run_in_dir("run tiny.ini --db nodir/x.db --quiet"), 2);
     assert_non_null(strstr(err_buf, "nodir/x.db: cannot write the database: directory"));
-    assert_int_equal(run("run tiny.ini --db newer.db --quiet"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db newer.db --quiet"), 0);
     char p[300];
     snprintf(p, sizeof p, "%s/newer.db", dir);
     sqlite3 *h;
     assert_int_equal(sqlite3_open(p, &h), SQLITE_OK);
     assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
-    assert_int_equal(run("run tiny.ini --db newer.db --quiet"), 2);
+    assert_int_equal(run_in_dir("run tiny.ini --db newer.db --quiet"), 2);
     assert_non_null(strstr(err_buf, "newer.db: written by a newer moesim (schema 999"));
-    assert_int_equal(run("plot newer.db -o x.png"), 2);
-    put("notes.db", "plain text, not a database\n");
-    assert_int_equal(run("run tiny.ini --db notes.db --quiet"), 2);
+    assert_int_equal(run_in_dir("plot newer.db -o x.png"), 2);
+    write_file("notes.db", "plain text, not a database\n");
+    assert_int_equal(run_in_dir("run tiny.ini --db notes.db --quiet"), 2);
     assert_non_null(strstr(err_buf, "not a moesim database"));
 }
 
@@ -194,27 +137,27 @@ static void no_nan_or_inf(const char *what)
 static void test_extremes_are_finite(void **state)
 {
     (void)state;
-    assert_int_equal(run("run tiny.ini --db e.db --json --set cluster.gpus_per_node=1 "
+    assert_int_equal(run_in_dir("run tiny.ini --db e.db --json --set cluster.gpus_per_node=1 "
                          "--set parallel.ep=1"), 0);
     no_nan_or_inf("1 GPU");
-    assert_int_equal(run("run tiny.ini --db e.db --json --set model.experts=1 --set model.top_k=1 "
+    assert_int_equal(run_in_dir("run tiny.ini --db e.db --json --set model.experts=1 --set model.top_k=1 "
                          "--set parallel.ep=1"), 0);
     no_nan_or_inf("1 expert");
-    assert_int_equal(run("run tiny.ini --db e.db --json --set model.experts=1024 "
+    assert_int_equal(run_in_dir("run tiny.ini --db e.db --json --set model.experts=1024 "
                          "--set model.top_k=8"), 0);
     no_nan_or_inf("1024 experts");
-    assert_int_equal(run("run tiny.ini --db e.db --json --set training.seq_len=1"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db e.db --json --set training.seq_len=1"), 0);
     no_nan_or_inf("1-token sequences");
-    assert_int_equal(run("run tiny.ini --db e.db --json --set routing.capacity_factor=0.001"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db e.db --json --set routing.capacity_factor=0.001"), 0);
     no_nan_or_inf("capacity dropping almost everything");
-    assert_int_equal(run("coll --gpu h100-sxm --op all_reduce -b 1 -e 1 --json"), 0);
+    assert_int_equal(run_in_dir("coll --gpu h100-sxm --op all_reduce -b 1 -e 1 --json"), 0);
     no_nan_or_inf("1-byte all-reduce");
-    assert_int_equal(run("coll --gpu h100-sxm --nodes 2 --op all_to_all -b 1 -e 8 --json"), 0);
+    assert_int_equal(run_in_dir("coll --gpu h100-sxm --nodes 2 --op all_to_all -b 1 -e 8 --json"), 0);
     no_nan_or_inf("1-byte all-to-all");
-    assert_int_equal(run("coll --gpu h100-sxm --op all_reduce -b 1000000000000000 "
+    assert_int_equal(run_in_dir("coll --gpu h100-sxm --op all_reduce -b 1000000000000000 "
                          "-e 1000000000000000 --json"), 0);
     no_nan_or_inf("1e15-byte all-reduce");
-    assert_int_equal(run("gemm 1 1 1 --json"), 0);
+    assert_int_equal(run_in_dir("gemm 1 1 1 --json"), 0);
     no_nan_or_inf("1x1x1 GEMM");
 }
 

@@ -14,48 +14,18 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char dir[256];
-static char out_buf[1 << 17], err_buf[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    size_t k = f ? fread(buf, 1, n - 1, f) : 0;
-    buf[k] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192], o[300], e[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    const char *bin = getenv("MOESIM") ? getenv("MOESIM") : "./moesim";
-    snprintf(o, sizeof o, "%s/stdout", dir);
-    snprintf(e, sizeof e, "%s/stderr", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", bin, args, o, e);
-    int st = system(cmd);
-    slurp(o, out_buf, sizeof out_buf);
-    slurp(e, err_buf, sizeof err_buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#include "tests/e2e.h"
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/moesim-coll-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return e2e_mkdir("coll");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return e2e_rmdir();
 }
 
 /* The issue's example command: 2 nodes x 8 H100, NDR: a header, the nccl-tests columns,

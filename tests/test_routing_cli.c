@@ -16,44 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char dir[256];
-static char out_buf[1 << 16], err_buf[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    size_t k = f ? fread(buf, 1, n - 1, f) : 0;
-    buf[k] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192], o[300], e[300];
-    const char *bin = getenv("MOESIM") ? getenv("MOESIM") : "./moesim";
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(o, sizeof o, "%s/stdout", dir);
-    snprintf(e, sizeof e, "%s/stderr", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", bin, args, o, e);
-    int st = system(cmd);
-    slurp(o, out_buf, sizeof out_buf);
-    slurp(e, err_buf, sizeof err_buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char p[300];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+#include "tests/e2e.h"
 
 /* 4 GPUs, 2 layers, 8 experts top-2 (2 per GPU), 1024 tokens per GPU. */
 static const char small[] = "[cluster]\ngpu = h100-sxm\nnodes = 1\ngpus_per_node = 4\n"
@@ -64,18 +27,13 @@ static const char small[] = "[cluster]\ngpu = h100-sxm\nnodes = 1\ngpus_per_node
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/moesim-routing-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    write_file("small.ini", small);
-    return 0;
+    return e2e_mkdir("routing") == 0 ? write_file("small.ini", small) : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return e2e_rmdir();
 }
 
 /* Runs small.ini with extra --set arguments and returns the parsed JSON (caller frees). */

@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tests/e2e.h"
+
 typedef struct shrink {
     const char *file;   /* under scenarios/ */
     const char *sets;   /* --set arguments that make the run cheap */
@@ -68,43 +70,17 @@ static const shrink table[] = {
 };
 #define N_TABLE (sizeof table / sizeof table[0])
 
-static char dir[256];
-static char out_buf[1 << 18];
 
-static const char *bin(void)
+/* Runs `moesim ARGS` (e2e.h) and shows its stderr when it fails; returns the exit status. */
+static int run_loud(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_loud(const char *fmt, ...)
 {
-    const char *b = getenv("MOESIM");
-    return b ? b : "./moesim";
-}
-
-/* Runs `moesim ARGS` with stdout into out_buf and stderr shown only on failure; returns
- * the exit status. */
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192], o[300], e[300];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    int rc = e2e_vrun(0, fmt, ap);
     va_end(ap);
-    snprintf(o, sizeof o, "%s/stdout", dir);
-    snprintf(e, sizeof e, "%s/stderr", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", bin(), args, o, e);
-    int st = system(cmd);
-    FILE *f = fopen(o, "r");
-    size_t k = f ? fread(out_buf, 1, sizeof out_buf - 1, f) : 0;
-    out_buf[k] = '\0';
-    if (f)
-        fclose(f);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    if (rc != 0) {
-        char err[2048];
-        f = fopen(e, "r");
-        k = f ? fread(err, 1, sizeof err - 1, f) : 0;
-        err[k] = '\0';
-        if (f)
-            fclose(f);
-        fprintf(stderr, "moesim %s: exit %d: %s\n", args, rc, err);
-    }
+    if (rc != 0)
+        fprintf(stderr, "moesim: exit %d: %s\n", rc, err_buf);
     return rc;
 }
 
@@ -125,16 +101,13 @@ static int is_scenario(const char *name)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/moesim-scenarios-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return e2e_mkdir("scenarios");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return e2e_rmdir();
 }
 
 /* Every scenarios/NAME.ini has a table entry, and every entry a file. */
@@ -161,7 +134,7 @@ static void test_every_scenario_loads(void **state)
 {
     (void)state;
     for (size_t i = 0; i < N_TABLE; i++) {
-        assert_int_equal(run("model scenarios/%s --json", table[i].file), 0);
+        assert_int_equal(run_loud("model scenarios/%s --json", table[i].file), 0);
         cJSON *o = cJSON_Parse(out_buf);
         assert_non_null(o);
         assert_true(cJSON_GetObjectItem(o, "params_total")->valuedouble > 0);
@@ -175,7 +148,7 @@ static void test_every_scenario_runs_shrunk(void **state)
 {
     (void)state;
     for (size_t i = 0; i < N_TABLE; i++) {
-        assert_int_equal(run("run scenarios/%s %s --db %s/lib.db --json --quiet", table[i].file,
+        assert_int_equal(run_loud("run scenarios/%s %s --db %s/lib.db --json --quiet", table[i].file,
                              table[i].sets, dir),
                          0);
         cJSON *o = cJSON_Parse(out_buf);

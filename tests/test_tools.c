@@ -16,39 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char dir[256];
-static char out_buf[1 << 16], err_buf[1 << 16];
-
-static const char *bin(void)
-{
-    const char *b = getenv("MOESIM");
-    return b ? b : "./moesim";
-}
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    size_t k = f ? fread(buf, 1, n - 1, f) : 0;
-    buf[k] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192], o[300], e[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(o, sizeof o, "%s/stdout", dir);
-    snprintf(e, sizeof e, "%s/stderr", dir);
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s >%s 2>%s", dir, bin(), args, o, e);
-    int st = system(cmd);
-    slurp(o, out_buf, sizeof out_buf);
-    slurp(e, err_buf, sizeof err_buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#include "tests/e2e.h"
 
 static long long q(const char *db, const char *sql)
 {
@@ -69,41 +37,18 @@ static const char tiny[] = "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nh
                            "ffn_expert = 512\nexperts = 4\ntop_k = 2\nheads = 4\nkv_heads = 4\n"
                            "[training]\nseq_len = 128\n";
 
-static void write_scenario(const char *name, const char *text)
-{
-    char p[300];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    if (bin()[0] != '/') {
-        static char abs[600];
-        char cwd[400];
-        if (!getcwd(cwd, sizeof cwd))
-            return -1;
-        snprintf(abs, sizeof abs, "%s/%s", cwd, bin());
-        setenv("MOESIM", abs, 1);
-    }
-    snprintf(dir, sizeof dir, "/tmp/moesim-tools-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    write_scenario("tiny.ini", tiny);
-    return 0;
+    setenv("MOESIM", bin(), 1);          /* absolute: some tests run it from a shell in dir */
+    return e2e_mkdir("tools") == 0 ? write_file("tiny.ini", tiny) : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return e2e_rmdir();
 }
-
 
 /* 3 x 2 = 6 points, each stored once and recorded in sweep_points under the sweep's name;
  * rerunning stores nothing new (and finds every point before starting a process); after
@@ -111,7 +56,7 @@ static int teardown(void **state)
 static void test_sweep_product_and_resume(void **state)
 {
     (void)state;
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db s.db "
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db s.db "
                          "--jobs 3"), 0);
     assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
     assert_int_equal(q("s.db", "SELECT count(DISTINCT resolved) FROM runs"), 6);
@@ -124,27 +69,27 @@ static void test_sweep_product_and_resume(void **state)
                                "p.run_id WHERE p.point = 'model.layers=3 run.seed=1' AND "
                                "p.point_index = 4 AND r.seed = 1 AND "
                                "r.resolved LIKE '%layers = 3%'"), 1);
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db s.db"), 0);
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db s.db"), 0);
     assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
     assert_non_null(strstr(out_buf, "6 of them were already stored"));
     assert_int_equal(q("s.db", "SELECT count(*) FROM sweep_points"), 6);
     /* a named sweep over some of the same points records them again, runs nothing */
-    assert_int_equal(run("sweep tiny.ini --set model.layers=2,3 --set run.seed=1 --db s.db "
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=2,3 --set run.seed=1 --db s.db "
                          "--name again --quiet"), 0);
     assert_int_equal(q("s.db", "SELECT count(*) FROM runs"), 6);
     assert_int_equal(q("s.db", "SELECT count(*) FROM sweep_points WHERE sweep = 'again'"), 2);
     /* an edited scenario is another point: run again, records replaced */
-    write_scenario("edit.ini", tiny);
-    assert_int_equal(run("sweep edit.ini --set model.layers=1,2 --db e.db --quiet"), 0);
-    write_scenario("edit.ini", "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nhidden = 512\n"
+    write_file("edit.ini", tiny);
+    assert_int_equal(run_in_dir("sweep edit.ini --set model.layers=1,2 --db e.db --quiet"), 0);
+    write_file("edit.ini", "[cluster]\ngpus_per_node = 2\n[model]\nlayers = 1\nhidden = 512\n"
                                "ffn_expert = 512\nexperts = 4\ntop_k = 2\nheads = 4\n"
                                "kv_heads = 4\n[training]\nseq_len = 128\n");
-    assert_int_equal(run("sweep edit.ini --set model.layers=1,2 --db e.db --quiet"), 0);
+    assert_int_equal(run_in_dir("sweep edit.ini --set model.layers=1,2 --db e.db --quiet"), 0);
     assert_int_equal(q("e.db", "SELECT count(*) FROM runs"), 4);
     assert_int_equal(q("e.db", "SELECT count(*) FROM sweep_points"), 2);
     assert_int_equal(q("e.db", "SELECT min(run_id) FROM sweep_points"), 3);
     /* a bad value stops the sweep with status 2 and the run's own message */
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,zero --db s.db --quiet"), 2);
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,zero --db s.db --quiet"), 2);
     assert_non_null(strstr(err_buf, "model.layers: expected an integer (got \"zero\")"));
 }
 
@@ -169,7 +114,7 @@ static void test_sweep_killed_and_rerun(void **state)
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5,6,7,8,9,10,11,12 --db k.db "
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3,4,5,6,7,8,9,10,11,12 --db k.db "
                          "--quiet"), 0);
     assert_int_equal(q("k.db", "SELECT count(*) FROM runs"), 12);
     assert_int_equal(q("k.db", "SELECT count(DISTINCT resolved) FROM runs"), 12);
@@ -271,16 +216,16 @@ static void exec_sql(const char *db, const char *sql)
 static void test_shard_and_merge(void **state)
 {
     (void)state;
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db s1.db --shard 1/2 --quiet"), 0);
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db s2.db --shard 2/2 --quiet"), 0);
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3,4,5 --db s1.db --shard 1/2 --quiet"), 0);
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3,4,5 --db s2.db --shard 2/2 --quiet"), 0);
     assert_int_equal(q("s1.db", "SELECT count(*) FROM runs"), 3);   /* points 1, 3, 5 */
     assert_int_equal(q("s2.db", "SELECT count(*) FROM runs"), 2);   /* points 2, 4 */
     /* every step reports its busiest links */
     assert_true(q("s1.db", "SELECT count(*) FROM link_util") > 0);
     assert_true(q("s2.db", "SELECT count(*) FROM link_util") > 0);
-    assert_int_equal(run("merge s1.db s2.db -o all.db"), 0);
+    assert_int_equal(run_in_dir("merge s1.db s2.db -o all.db"), 0);
     assert_non_null(strstr(out_buf, "5 runs copied, 0 already there"));
-    assert_int_equal(run("merge s1.db s2.db -o all.db"), 0);
+    assert_int_equal(run_in_dir("merge s1.db s2.db -o all.db"), 0);
     assert_non_null(strstr(out_buf, "0 runs copied, 5 already there"));
     assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
     assert_int_equal(same_rows_as_sources("all.db", "s1.db", "s2.db"), 13);
@@ -294,18 +239,18 @@ static void test_shard_and_merge(void **state)
             fail_msg("%s: no rows to compare", tables[t]);
     }
     /* the same sweep run again elsewhere: other start and wall times, same points */
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db copy.db --quiet"), 0);
-    assert_int_equal(run("merge copy.db -o all.db"), 0);
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3,4,5 --db copy.db --quiet"), 0);
+    assert_int_equal(run_in_dir("merge copy.db -o all.db"), 0);
     assert_non_null(strstr(out_buf, "0 runs copied, 5 already there"));
     assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
     assert_int_equal(q("all.db", "SELECT count(*) FROM sweep_points"), 5);
     /* ... even by another moesim version: kept once, and said so */
     exec_sql("copy.db", "UPDATE runs SET version = '0.0.1'");
-    assert_int_equal(run("merge copy.db -o all.db"), 0);
+    assert_int_equal(run_in_dir("merge copy.db -o all.db"), 0);
     assert_non_null(strstr(out_buf, "5 of the runs already there came from another moesim"));
     assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
     /* the merged database already has every point: the full sweep runs nothing */
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3,4,5 --db all.db --quiet"), 0);
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3,4,5 --db all.db --quiet"), 0);
     assert_non_null(strstr(out_buf, "5 of them were already stored"));
     assert_int_equal(q("all.db", "SELECT count(*) FROM runs"), 5);
 }
@@ -315,24 +260,24 @@ static void test_shard_and_merge(void **state)
 static void test_check_exit_codes(void **state)
 {
     (void)state;
-    assert_int_equal(run("run tiny.ini --db b.db --quiet"), 0);
-    assert_int_equal(run("run tiny.ini --db c.db --quiet"), 0);
-    assert_int_equal(run("check b.db c.db"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db b.db --quiet"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db c.db --quiet"), 0);
+    assert_int_equal(run_in_dir("check b.db c.db"), 0);
     assert_non_null(strstr(out_buf, "1 pair, 0 regressions"));
     /* a slower setting is another point: paired only when told to ignore the key */
-    assert_int_equal(run("run tiny.ini --db d.db --quiet --set cluster.launch_us=40"), 0);
-    assert_int_equal(run("check b.db d.db"), 2);
+    assert_int_equal(run_in_dir("run tiny.ini --db d.db --quiet --set cluster.launch_us=40"), 0);
+    assert_int_equal(run_in_dir("check b.db d.db"), 2);
     assert_non_null(strstr(out_buf, "only in candidate: tiny seed 1 run 1  cluster.launch_us=40"));
-    assert_int_equal(run("check b.db d.db --ignore-key cluster.launch_us --tolerance 2%%"), 1);
+    assert_int_equal(run_in_dir("check b.db d.db --ignore-key cluster.launch_us --tolerance 2%%"), 1);
     assert_non_null(strstr(out_buf, "cluster.launch_us: 4 -> 40"));
     assert_non_null(strstr(out_buf, "REGRESSION"));
-    assert_int_equal(run("check d.db b.db --ignore-key cluster.launch_us"), 0);
-    assert_int_equal(run("check b.db d.db --ignore-key cluster.launch_us --metric "
+    assert_int_equal(run_in_dir("check d.db b.db --ignore-key cluster.launch_us"), 0);
+    assert_int_equal(run_in_dir("check b.db d.db --ignore-key cluster.launch_us --metric "
                          "tokens_per_s_per_gpu --tolerance 1000%%"), 0);
-    assert_int_equal(run("check b.db d.db --ignore-key cluster.nope"), 2);
+    assert_int_equal(run_in_dir("check b.db d.db --ignore-key cluster.nope"), 2);
     assert_non_null(strstr(err_buf, "no run has this key"));
-    assert_int_equal(run("run tiny.ini --db e.db --quiet --set run.seed=9"), 0);
-    assert_int_equal(run("check b.db e.db"), 2);
+    assert_int_equal(run_in_dir("run tiny.ini --db e.db --quiet --set run.seed=9"), 0);
+    assert_int_equal(run_in_dir("check b.db e.db"), 2);
     assert_non_null(strstr(err_buf, "no run pairs up"));
 }
 
@@ -343,16 +288,16 @@ static void test_check_exit_codes(void **state)
 static void test_check_pairs_points(void **state)
 {
     (void)state;
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db cb.db "
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db cb.db "
                          "--quiet"), 0);
-    assert_int_equal(run("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db cc.db "
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=1,2,3 --set run.seed=1,2 --db cc.db "
                          "--quiet"), 0);
-    assert_int_equal(run("check cb.db cc.db"), 0);
+    assert_int_equal(run_in_dir("check cb.db cc.db"), 0);
     assert_non_null(strstr(out_buf, "6 pairs, 0 regressions"));
     exec_sql("cc.db", "UPDATE metrics SET value = value * 1.1 WHERE name = 'step_time_s' AND "
                       "run_id = (SELECT p.run_id FROM sweep_points p WHERE p.point = "
                       "'model.layers=2 run.seed=2')");
-    assert_int_equal(run("check cb.db cc.db"), 1);
+    assert_int_equal(run_in_dir("check cb.db cc.db"), 1);
     assert_non_null(strstr(out_buf, "6 pairs, 1 regression beyond 2%"));
     const char *line = strstr(out_buf, "REGRESSION");
     assert_non_null(line);
@@ -362,17 +307,17 @@ static void test_check_pairs_points(void **state)
     assert_true(strstr(line, "+10.00%") < strchr(line, '\n'));
     assert_null(strstr(strstr(out_buf, "REGRESSION") + 1, "REGRESSION"));
     /* other layer counts in the candidate: only layers 2 and 3 pair */
-    assert_int_equal(run("sweep tiny.ini --set model.layers=2,3,4 --set run.seed=1 --db cd.db "
+    assert_int_equal(run_in_dir("sweep tiny.ini --set model.layers=2,3,4 --set run.seed=1 --db cd.db "
                          "--quiet"), 0);
-    assert_int_equal(run("check cb.db cd.db"), 0);
+    assert_int_equal(run_in_dir("check cb.db cd.db"), 0);
     assert_non_null(strstr(out_buf, "2 pairs, 0 regressions beyond 2% (lower is better); "
                                     "unpaired: 4 baseline, 1 candidate"));
     assert_non_null(strstr(out_buf, "only in candidate: tiny seed 1 run 3  layers=4"));
     /* a second, faster run of a point in the candidate: the latest is compared */
-    assert_int_equal(run("run tiny.ini --db cd.db --quiet --set model.layers=2"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db cd.db --quiet --set model.layers=2"), 0);
     exec_sql("cd.db", "UPDATE metrics SET value = value * 0.5 WHERE name = 'step_time_s' AND "
                       "run_id = (SELECT max(id) FROM runs)");
-    assert_int_equal(run("check cb.db cd.db"), 0);
+    assert_int_equal(run_in_dir("check cb.db cd.db"), 0);
     assert_non_null(strstr(out_buf, "better"));
     assert_non_null(strstr(out_buf, "has 1 older run of the same point"));
 }
@@ -454,29 +399,29 @@ static int shows(const char *s, const char *text)
 static void test_plot_kinds(void **state)
 {
     (void)state;
-    assert_int_equal(run("sweep tiny.ini --set routing.capacity_factor=0,1.0 --set model.layers=1,2 "
+    assert_int_equal(run_in_dir("sweep tiny.ini --set routing.capacity_factor=0,1.0 --set model.layers=1,2 "
                          "--db pk.db --quiet"), 0);
-    assert_int_equal(run("plot pk.db -o b.png"), 0);
+    assert_int_equal(run_in_dir("plot pk.db -o b.png"), 0);
     assert_true(is_png("b.png"));
-    assert_int_equal(run("plot pk.db --kind load --layer 0 -o l.png"), 0);
+    assert_int_equal(run_in_dir("plot pk.db --kind load --layer 0 -o l.png"), 0);
     assert_true(is_png("l.png"));
-    assert_int_equal(run("plot pk.db --kind heatmap --run 4 -o h.png"), 0);
+    assert_int_equal(run_in_dir("plot pk.db --kind heatmap --run 4 -o h.png"), 0);
     assert_true(is_png("h.png"));
-    assert_int_equal(run("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
+    assert_int_equal(run_in_dir("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
                          "-o s.png"), 0);
     assert_true(is_png("s.png"));
-    assert_int_equal(run("plot pk.db --kind timeline -o t.png"), 0);
+    assert_int_equal(run_in_dir("plot pk.db --kind timeline -o t.png"), 0);
     assert_true(is_png("t.png"));
-    assert_int_equal(run("plot pk.db --kind load --layer 7 -o x.png"), 2);
+    assert_int_equal(run_in_dir("plot pk.db --kind load --layer 7 -o x.png"), 2);
     assert_non_null(strstr(err_buf, "--layer: expected 0 to"));
-    assert_int_equal(run("plot pk.db --kind pie -o x.png"), 2);
-    assert_int_equal(run("plot pk.db --kind sweep -o x.png"), 2);
-    assert_int_equal(run("plot pk.db --kind sweep --x model.nope -o x.png"), 2);
-    assert_int_equal(run("plot pk.db --kind links -o k.png"), 0);
+    assert_int_equal(run_in_dir("plot pk.db --kind pie -o x.png"), 2);
+    assert_int_equal(run_in_dir("plot pk.db --kind sweep -o x.png"), 2);
+    assert_int_equal(run_in_dir("plot pk.db --kind sweep --x model.nope -o x.png"), 2);
+    assert_int_equal(run_in_dir("plot pk.db --kind links -o k.png"), 0);
     assert_true(is_png("k.png"));
     /* a step without link rows: said so, status 2, no picture */
     exec_sql("pk.db", "DELETE FROM link_util");
-    assert_int_equal(run("plot pk.db --kind links -o x.png"), 2);
+    assert_int_equal(run_in_dir("plot pk.db --kind links -o x.png"), 2);
     assert_non_null(strstr(err_buf, "has no link usage for step 0"));
     assert_int_equal(access("x.png", F_OK), -1);
 }
@@ -488,7 +433,7 @@ static void test_plot_kinds(void **state)
 static void test_plot_contents(void **state)
 {
     (void)state;
-    assert_int_equal(run("plot pk.db -o b.svg"), 0);
+    assert_int_equal(run_in_dir("plot pk.db -o b.svg"), 0);
     const char *s = svg("b.svg");
     assert_true(shows(s, "Step-time breakdown, scenario: tiny (4 runs varying capacity_factor, "
                          "layers)"));
@@ -499,12 +444,12 @@ static void test_plot_contents(void **state)
     /* the bars in sweep order: the first is point 0 (capacity_factor=0, layers=1) */
     assert_true(strstr(s, ">capacity_factor=0<") < strstr(s, ">capacity_factor=1<"));
 
-    assert_int_equal(run("plot pk.db --kind timeline --run 2 -o t.svg"), 0);
+    assert_int_equal(run_in_dir("plot pk.db --kind timeline --run 2 -o t.svg"), 0);
     s = svg("t.svg");
     assert_true(shows(s, "Step 0 timeline: tiny, run 2 (capacity_factor=0, layers=2)"));
     assert_false(shows(s, "idle"));
 
-    assert_int_equal(run("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
+    assert_int_equal(run_in_dir("plot pk.db --kind sweep --x routing.capacity_factor --by model.layers "
                          "-o s.svg"), 0);
     s = svg("s.svg");
     assert_true(shows(s, "step_time (ms) vs routing.capacity_factor, a line per model.layers: "
@@ -512,9 +457,9 @@ static void test_plot_contents(void **state)
     assert_true(shows(s, "step_time (ms)") && shows(s, "model.layers = 2"));
 
     /* heatmap of a 3-layer, 8-expert run: an image of 8 x 3 cells */
-    assert_int_equal(run("run tiny.ini --db hm.db --quiet --set model.layers=3 --set "
+    assert_int_equal(run_in_dir("run tiny.ini --db hm.db --quiet --set model.layers=3 --set "
                          "model.experts=8"), 0);
-    assert_int_equal(run("plot hm.db --kind heatmap -o h.svg"), 0);
+    assert_int_equal(run_in_dir("plot hm.db --kind heatmap -o h.svg"), 0);
     s = svg("h.svg");
     assert_true(shows(s, "Routed load per expert and layer: tiny, run 1"));
     assert_true(shows(s, "expert") && shows(s, "layer"));
@@ -524,8 +469,8 @@ static void test_plot_contents(void **state)
     assert_int_equal(h, 3);
 
     /* 64 experts: every 2nd expert labelled (0, 2, ..., 62), not every one */
-    assert_int_equal(run("run tiny.ini --db e64.db --quiet --set model.experts=64"), 0);
-    assert_int_equal(run("plot e64.db --kind load -o l64.svg"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db e64.db --quiet --set model.experts=64"), 0);
+    assert_int_equal(run_in_dir("plot e64.db --kind load -o l64.svg"), 0);
     s = svg("l64.svg");
     assert_true(shows(s, "0") && shows(s, "2") && shows(s, "62"));
     assert_false(shows(s, "61") || shows(s, "63"));
@@ -537,16 +482,16 @@ static void test_plot_contents(void **state)
 static void test_plot_links(void **state)
 {
     (void)state;
-    assert_int_equal(run("run tiny.ini --db lk.db --quiet --set training.steps=2"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db lk.db --quiet --set training.steps=2"), 0);
     /* the run's own link rows, replaced by two known ones per step */
     exec_sql("lk.db", "DELETE FROM link_util; "
                       "INSERT INTO link_util SELECT run_id, step, 0, 'node 0 GPU 1 NIC up', 50e9, "
                       "25e9 * step_time_s * 0.5, step_time_s * 0.5 FROM steps; "
                       "INSERT INTO link_util SELECT run_id, step, 1, 'node 0 NVSwitch port 3', "
                       "50e9, 1e9 * step_time_s, step_time_s * 0.25 FROM steps");
-    assert_int_equal(run("plot lk.db --kind links -o k.png"), 0);
+    assert_int_equal(run_in_dir("plot lk.db --kind links -o k.png"), 0);
     assert_true(is_png("k.png"));
-    assert_int_equal(run("plot lk.db --kind links --step 1 --run 1 -o k.svg"), 0);
+    assert_int_equal(run_in_dir("plot lk.db --kind links --step 1 --run 1 -o k.svg"), 0);
     const char *s = svg("k.svg");
     assert_true(shows(s, "Busiest links, step 1: tiny, run 1"));
     assert_true(shows(s, "node 0 GPU 1 NIC up") && shows(s, "node 0 NVSwitch port 3"));
@@ -556,8 +501,8 @@ static void test_plot_links(void **state)
     assert_non_null(strstr(s, "busy (% of the step time"));
     /* busiest on top: its name is drawn higher (smaller y in the text's translate()) */
     assert_true(text_y(s, "node 0 GPU 1 NIC up") < text_y(s, "node 0 NVSwitch port 3"));
-    assert_int_equal(run("plot lk.db --kind links --step 2 -o x.png"), 2);
-    assert_int_equal(run("plot lk.db --kind links --step x -o x.png"), 2);
+    assert_int_equal(run_in_dir("plot lk.db --kind links --step 2 -o x.png"), 2);
+    assert_int_equal(run_in_dir("plot lk.db --kind links --step x -o x.png"), 2);
 }
 
 /* --trace writes Chrome trace JSON: named GPU processes, one complete event per compute task
@@ -566,7 +511,7 @@ static void test_plot_links(void **state)
 static void test_trace(void **state)
 {
     (void)state;
-    assert_int_equal(run("run tiny.ini --db tr.db --trace tr.json --quiet"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db tr.db --trace tr.json --quiet"), 0);
     char p[300];
     snprintf(p, sizeof p, "%s/tr.json", dir);
     static char buf[1 << 22];
@@ -590,7 +535,7 @@ static void test_trace(void **state)
     assert_int_equal(q("tr.db", "SELECT count(*) FROM task_spans WHERE stream = 0"), complete);
     assert_int_equal(q("tr.db", "SELECT count(*) FROM task_spans WHERE stream = 1"), begin);
     /* a trace in a missing directory: status 1 (a write failure), the run not stored */
-    assert_int_equal(run("run tiny.ini --db tr.db --trace nodir/x.json --quiet"), 1);
+    assert_int_equal(run_in_dir("run tiny.ini --db tr.db --trace nodir/x.json --quiet"), 1);
     assert_int_equal(q("tr.db", "SELECT count(*) FROM runs"), 1);
 }
 
@@ -599,7 +544,7 @@ static void test_trace(void **state)
 static void test_outputs_and_dense_equivalent(void **state)
 {
     (void)state;
-    assert_int_equal(run("run tiny.ini --db o.db --json --dense-equivalent"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db o.db --json --dense-equivalent"), 0);
     cJSON *o = cJSON_Parse(out_buf);
     assert_non_null(o);
     const char *keys[] = {"tokens_per_s", "tokens_per_s_per_gpu", "model_tflops_per_gpu", "mfu",
@@ -615,9 +560,9 @@ static void test_outputs_and_dense_equivalent(void **state)
     double da = cJSON_GetObjectItem(d, "params_active")->valuedouble;
     assert_true(fabs(da - pa) / pa < 0.01);
     cJSON_Delete(o);
-    assert_int_equal(run("run tiny.ini --db o.db --dense-equivalent=llama3-8b"), 0);
+    assert_int_equal(run_in_dir("run tiny.ini --db o.db --dense-equivalent=llama3-8b"), 0);
     assert_non_null(strstr(out_buf, "dense comparator: llama3-8b"));
-    assert_int_equal(run("run tiny.ini --db o.db --dense-equivalent=mixtral-8x7b"), 2);
+    assert_int_equal(run_in_dir("run tiny.ini --db o.db --dense-equivalent=mixtral-8x7b"), 2);
     assert_non_null(strstr(err_buf, "not a dense model"));
 }
 

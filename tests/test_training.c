@@ -16,13 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char dir[256];
-
-static const char *bin(void)
-{
-    const char *b = getenv("MOESIM");
-    return b ? b : "./moesim";
-}
+#include "tests/e2e.h"
 
 /* A small MoE on 2 nodes of 4 GPUs: 4 layers (1 dense), 8 experts top-2, a shared expert,
  * 4 sequences of 256 tokens per DP rank and step. */
@@ -35,44 +29,22 @@ static const char small[] =
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/moesim-training-XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    char p[300];
-    snprintf(p, sizeof p, "%s/small.ini", dir);
-    FILE *f = fopen(p, "w");
-    if (!f)
-        return -1;
-    fputs(small, f);
-    fclose(f);
-    return 0;
+    return e2e_mkdir("training") == 0 ? write_file("small.ini", small) : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return e2e_rmdir();
 }
 
 /* `moesim run small.ini --json SETS`, parsed; the test fails if it does not run. */
 static cJSON *run_json(const char *sets)
 {
-    char cmd[2048], out[300];
-    snprintf(out, sizeof out, "%s/out.json", dir);
-    snprintf(cmd, sizeof cmd, "%s run %s/small.ini --db %s/t.db --json --quiet %s >%s", bin(),
-             dir, dir, sets, out);
-    int st = system(cmd);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("moesim failed (%d) with: %s", st, sets);
-    FILE *f = fopen(out, "r");
-    assert_non_null(f);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    cJSON *o = cJSON_Parse(buf);
+    int st = run("run %s/small.ini --db %s/t.db --json --quiet %s", dir, dir, sets);
+    if (st != 0)
+        fail_msg("moesim failed (%d) with: %s\n%s", st, sets, err_buf);
+    cJSON *o = cJSON_Parse(out_buf);
     assert_non_null(o);
     return o;
 }
