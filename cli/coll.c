@@ -19,7 +19,7 @@
 static const char coll_usage[] =
     "usage: moesim coll [FILE] [--gpu NAME] [--nodes N] [--gpus-per-node N] [--intra LINK]\n"
     "                   [--inter LINK] [--op OP] [--algo NAME] [-b MIN] [-e MAX]\n"
-    "                   [-f FACTOR | -i INCREMENT] [--aggregate off|nodes]\n"
+    "                   [-f FACTOR | -i INCREMENT] [--aggregate off|nodes|rings]\n"
     "                   [--set section.key=value]... [--json]\n"
     "       moesim coll [FILE] ... --op all_to_allv --matrix FILE.csv [--json]\n"
     "\n"
@@ -44,9 +44,11 @@ static const char coll_usage[] =
     "  -i INCREMENT         add INCREMENT bytes each row instead\n"
     "  --matrix FILE.csv    all_to_allv: rows src,dst,bytes (GPU indices; a header line\n"
     "                       is allowed); prints the completion time and each GPU's finish\n"
-    "  --aggregate MODE     all_to_all(v) direct: off (default) or nodes: the flows between\n"
+    "  --aggregate MODE     off (default); nodes: in all_to_all(v) direct, the flows between\n"
     "                       two nodes that carry equal bytes move as one bundle (exact for\n"
-    "                       uniform all-to-alls on symmetric fabrics; docs/NETWORK.md)\n"
+    "                       uniform all-to-alls on symmetric fabrics); rings: every ring\n"
+    "                       (ring and hierarchical collectives) moves as one bundle of its\n"
+    "                       edges, unchunked (docs/NETWORK.md, \"Aggregation\")\n"
     "  --json               print the rows as JSON\n"
     "\n"
     "Bus bandwidth as nccl-tests: algbw x 2(n-1)/n for all_reduce, x (n-1)/n for the others.\n"
@@ -154,10 +156,13 @@ static int parse_args(int argc, char **argv, coll_opts *o)
             } else if (strcmp(a, "--matrix") == 0) {
                 o->matrix = v;
             } else if (strcmp(a, "--aggregate") == 0) {
-                if (strcmp(v, "off") != 0 && strcmp(v, "nodes") != 0)
-                    return cli_usage_error("coll", "--aggregate: expected off or nodes (got \"%s\")",
+                if (strcmp(v, "off") != 0 && strcmp(v, "nodes") != 0 && strcmp(v, "rings") != 0)
+                    return cli_usage_error("coll",
+                                           "--aggregate: expected off, nodes or rings (got \"%s\")",
                                            v);
-                o->aggregate = strcmp(v, "nodes") == 0 ? COLL_AGG_NODES : COLL_AGG_OFF;
+                o->aggregate = strcmp(v, "nodes") == 0   ? COLL_AGG_NODES
+                               : strcmp(v, "rings") == 0 ? COLL_AGG_RINGS
+                                                         : COLL_AGG_OFF;
             } else {
                 double x = parse_size(v);
                 if (x < 0)

@@ -343,7 +343,7 @@ static sim_status simulate(const scn_config *c, const run_opts *o, const gemm_ca
         cli_progress_update(&pr, (long)(s + 1) * 1000, (long)t->n_steps * 1000);
     }
     cli_progress_done(&pr);
-    if (st == SIM_OK) {
+    if (st == SIM_OK && c->run.balanced) {
         /* the balanced counterfactual: the same scenario, every expert exactly T k / E */
         route_result b;
         st = route_router_balanced(rt, bal_rng, &b, err);
@@ -439,9 +439,11 @@ static void summarize(const scn_config *c, const run_totals *t, summary *s)
     }
     for (int l = 0; l < L; l++)
         s->cold_experts += t->layers[(size_t)(t->n_steps - 1) * L + l].cold_experts;
-    s->balanced_step_time_s = sim_time_to_s(t->balanced.step_time);
-    s->imbalance_cost_s = s->step_time_s - s->balanced_step_time_s;
-    s->imbalance_cost_percent = 100.0 * s->imbalance_cost_s / s->step_time_s;
+    if (t->have_balanced) {
+        s->balanced_step_time_s = sim_time_to_s(t->balanced.step_time);
+        s->imbalance_cost_s = s->step_time_s - s->balanced_step_time_s;
+        s->imbalance_cost_percent = 100.0 * s->imbalance_cost_s / s->step_time_s;
+    }
     cost_of(c, s->step_time_s, s->tokens / t->n_steps, &s->cost);
     mem_footprint_of(c, NULL, &s->mem);
 }
@@ -573,9 +575,6 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         {"entropy", s->entropy},
         {"aux_loss", s->aux_loss},
         {"cold_experts", s->cold_experts},
-        {"balanced_step_time_s", s->balanced_step_time_s},
-        {"imbalance_cost_s", s->imbalance_cost_s},
-        {"imbalance_cost_percent", s->imbalance_cost_percent},
         {"tokens_per_s", s->cost.tokens_per_s},
         {"model_tflops_per_gpu", s->cost.model_tflops_per_gpu},
         {"mfu", s->cost.mfu},
@@ -589,7 +588,12 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         {"comm_s", s->comm_s},
         {"comm_overlapped_s", s->comm_overlapped_s},
         {"gpu_busy_fraction_mean", s->busy_mean},
+        /* last: absent without the counterfactual (run.balanced = false) */
+        {"balanced_step_time_s", s->balanced_step_time_s},
+        {"imbalance_cost_s", s->imbalance_cost_s},
+        {"imbalance_cost_percent", s->imbalance_cost_percent},
     };
+    int n_metrics = (int)(sizeof metrics / sizeof metrics[0]) - (t->have_balanced ? 0 : 3);
     res_run run = {
         .name = name,
         .scenario_text = text,
@@ -605,7 +609,7 @@ static sim_status store(const char *db_path, const char *name, const char *text,
         .category_names = step_category_names,
         .n_steps = t->n_steps,
         .steps = steps,
-        .n_metrics = (int)(sizeof metrics / sizeof metrics[0]),
+        .n_metrics = n_metrics,
         .metrics = metrics,
         .memory = &mem,
     };
@@ -677,9 +681,13 @@ static void print_summary(const char *file, const scn_config *c, const run_total
            "cold experts %d of %d\n",
            s->max_mean_gpu_load, s->cv, s->entropy, s->aux_loss, s->cold_experts,
            c->model.layers * c->model.experts);
-    printf("imbalance  balanced step %.3f ms; the imbalance costs %.3f ms (%.1f%% of the "
-           "step)\n",
-           s->balanced_step_time_s * 1e3, s->imbalance_cost_s * 1e3, s->imbalance_cost_percent);
+    if (t->have_balanced)
+        printf("imbalance  balanced step %.3f ms; the imbalance costs %.3f ms (%.1f%% of the "
+               "step)\n",
+               s->balanced_step_time_s * 1e3, s->imbalance_cost_s * 1e3,
+               s->imbalance_cost_percent);
+    else
+        printf("imbalance  not computed (run.balanced = false)\n");
     printf("engine     %llu events in %.3f s wall\n", (unsigned long long)s->events, t->wall_s);
     printf("results    %s (run %lld)\n", db_path, (long long)run_id);
 }
@@ -708,9 +716,15 @@ static int print_json(const scn_config *c, const run_totals *t, const summary *s
     cJSON_AddNumberToObject(o, "entropy", s->entropy);
     cJSON_AddNumberToObject(o, "aux_loss", s->aux_loss);
     cJSON_AddNumberToObject(o, "cold_experts", s->cold_experts);
-    cJSON_AddNumberToObject(o, "balanced_step_time_s", s->balanced_step_time_s);
-    cJSON_AddNumberToObject(o, "imbalance_cost_s", s->imbalance_cost_s);
-    cJSON_AddNumberToObject(o, "imbalance_cost_percent", s->imbalance_cost_percent);
+    if (t->have_balanced) {
+        cJSON_AddNumberToObject(o, "balanced_step_time_s", s->balanced_step_time_s);
+        cJSON_AddNumberToObject(o, "imbalance_cost_s", s->imbalance_cost_s);
+        cJSON_AddNumberToObject(o, "imbalance_cost_percent", s->imbalance_cost_percent);
+    } else {   /* not computed: null, never a made-up number */
+        cJSON_AddNullToObject(o, "balanced_step_time_s");
+        cJSON_AddNullToObject(o, "imbalance_cost_s");
+        cJSON_AddNullToObject(o, "imbalance_cost_percent");
+    }
     cJSON_AddNumberToObject(o, "wall_s", t->wall_s);
     cJSON_AddNumberToObject(o, "gpus", n);
     cJSON_AddNumberToObject(o, "steps", t->n_steps);

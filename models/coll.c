@@ -162,6 +162,7 @@ sim_status coll_simulate_agg(const scn_config *c, const coll_algo *algo, double 
     }
     if ((st = sim_engine_new(net, &e, err)) != SIM_OK || (st = topo_build(c, e, &t, err)) != SIM_OK)
         goto out;
+    sim_engine_set_net_quantum(e, sim_time_from_s(c->network.flow_quantum_us * 1e-6));
     for (int g = 0; g < n; g++)
         gpus[g] = g;
     coll_args a = {.e = e, .t = &t, .n = n, .gpus = gpus, .after = NULL, .category = 0,

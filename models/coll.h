@@ -49,7 +49,12 @@ typedef enum {
  * picosecond or so, when the members would get equal rates (a uniform all-to-all on a
  * symmetric fabric, all ranks starting together); otherwise an approximation, measured in
  * docs/NETWORK.md. Memory and time become O(nodes^2) instead of O(ranks^2). */
-typedef enum { COLL_AGG_OFF = 0, COLL_AGG_NODES = 1 } coll_aggregate;
+/* RINGS: every ring (each channel of a ring collective, each ring of the hierarchical
+ * all-reduce) becomes one bundle of its P edges moving its whole volume at one rate
+ * (coll_ring); 2(P-1) x P flows become one variable. Exact for a ring alone on links of
+ * one latency without chunking; otherwise an approximation, measured in docs/NETWORK.md.
+ * The flags combine. */
+typedef enum { COLL_AGG_OFF = 0, COLL_AGG_NODES = 1, COLL_AGG_RINGS = 2 } coll_aggregate;
 
 typedef struct coll_args {
     sim_engine *e;
@@ -68,7 +73,10 @@ typedef struct coll_args {
     int max_chunks;           /* hierarchical all-to-all: at most this many chunks (0: 16) */
     double chunk_bytes;       /* 0: no chunking */
     double nvls_cost;         /* bytes on a switch port per NVLS byte (topo_nvls_cost) */
-    int aggregate;            /* coll_aggregate; 0 (off) unless asked */
+    int aggregate;            /* coll_aggregate flags; 0 (off) unless asked */
+    /* optional: told of every ring bundle made (its task and the GPUs of its members) */
+    void (*on_bundle)(void *ctx, sim_id bundle, int n, const int *gpus);
+    void *bundle_ctx;
 } coll_args;
 
 typedef struct coll_algo {

@@ -10,9 +10,68 @@
  * all-reduce takes exactly 2(P-1)(a + S/(P B)). */
 #include "models/coll.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/alloc.h"
+
+static int cmp_link(const void *pa, const void *pb)
+{
+    sim_id a = *(const sim_id *)pa, b = *(const sim_id *)pb;
+    return (a > b) - (a < b);
+}
+
+/* The ring as one bundle (COLL_AGG_RINGS): its P edges i -> i+1 are the members, each
+ * moving the n_steps x seg_bytes it would move step by step, at one common rate (the
+ * fluid limit of a ring: every step waits for the slowest edge, so every edge averages
+ * the bottleneck's rate); latency n_steps times the slowest edge's path latency. It
+ * starts when every rank may; done[r] waits for it. Unchunked: on ideal links with one
+ * latency it takes exactly n_steps (a + seg / B), the unchunked ring's time. */
+static sim_status ring_bundle(const coll_args *a, int n_steps, double seg_bytes, sim_id *done,
+                              sim_err *err)
+{
+    const int P = a->n;
+    sim_id *l = sim_malloc((size_t)P * TOPO_MAX_PATH * sizeof *l);
+    int32_t *w = sim_malloc((size_t)P * TOPO_MAX_PATH * sizeof *w);
+    if (!l || !w) {
+        sim_free(l);
+        sim_free(w);
+        return sim_err_set(err, SIM_ENOMEM, "out of memory building a ring collective");
+    }
+    size_t n = 0;
+    sim_time lat = 0;
+    for (int i = 0; i < P; i++) {
+        int np = topo_path(a->t, a->gpus[i], a->gpus[(i + 1) % P], l + n);
+        sim_time pl = 0;
+        for (int h = 0; h < np; h++)
+            pl += sim_engine_link_lat(a->e, l[n + h]);
+        if (pl > lat)
+            lat = pl;
+        n += (size_t)np;
+    }
+    qsort(l, n, sizeof *l, cmp_link);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && l[m - 1] == l[i]) {
+            w[m - 1]++;
+            continue;
+        }
+        l[m] = l[i];
+        w[m++] = 1;
+    }
+    sim_id b = sim_engine_add_bundle(a->e, l, w, (int)m, n_steps * seg_bytes, P,
+                                     lat * n_steps, -1, a->category, a->gpus[0]);
+    sim_free(l);
+    sim_free(w);
+    for (int r = 0; r < P; r++) {
+        coll_dep(a, coll_after(a, r), b);
+        done[r] = coll_join(a, r);
+        coll_dep(a, b, done[r]);
+    }
+    if (b >= 0 && a->on_bundle)
+        a->on_bundle(a->bundle_ctx, b, P, a->gpus);
+    return SIM_OK;
+}
 
 sim_status coll_ring(const coll_args *a, int n_steps, double seg_bytes, sim_id *done,
                      sim_err *err)
@@ -23,6 +82,8 @@ sim_status coll_ring(const coll_args *a, int n_steps, double seg_bytes, sim_id *
             done[r] = coll_join(a, r);
         return SIM_OK;
     }
+    if (a->aggregate & COLL_AGG_RINGS)
+        return ring_bundle(a, n_steps, seg_bytes, done, err);
     const int K = coll_chunks(a, seg_bytes, (double)n_steps * P);
     const double c = seg_bytes / K;
     size_t cells = (size_t)P * K;

@@ -245,7 +245,9 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
             }
             const route_nodes *nodes = rt->constrained ? &rt->nodes : NULL;
             double *q = rt->pilot_q + (size_t)l * (rt->E + 64);
-            if (approx && rt->T <= rt->c.routing.pilot_tokens)
+            /* the pilot pays when the layer's sources together draw more tokens than it;
+             * it is drawn once per step and layer and serves every micro-batch */
+            if (approx && (int64_t)rt->n * rt->T <= rt->c.routing.pilot_tokens)
                 st = route_topk_sample(rng, &d, nodes, cnt);   /* nothing to gain */
             else if (approx) {
                 if (pilot_stale && g0 == 0)     /* one pilot per step and layer */

@@ -26,6 +26,11 @@ const sim_cfg_key scn_keys[] = {
      "collectives spanning them cost their closed-form ring time (docs/MODEL.md "
      "\"Reductions\"); 0 = simulate every GPU"},
 
+    {"run", "balanced", SIM_CFG_BOOL, OFF(run.balanced), 0, 0, 1, 0, "true", NULL, "",
+     "also simulate the step with perfectly balanced routing, for the imbalance cost (a "
+     "second simulation: false halves the time of very large runs, and leaves the "
+     "imbalance figures out)"},
+
     {"cluster", "gpu", SIM_CFG_ENUM, OFF(cluster.gpu), SZ(cluster.gpu), 0, 0, 0, "h100-sxm",
      hw_gpu_names, "", "GPU preset"},
     {"cluster", "nodes", SIM_CFG_INT, OFF(cluster.nodes), 0, 1, 65536, 0, "1", NULL, "nodes",
@@ -228,6 +233,14 @@ const sim_cfg_key scn_keys[] = {
     {"network", "a2a_chunks", SIM_CFG_INT, OFF(network.a2a_chunks), 0, 1, 16, 0, "4", NULL,
      "chunks", "in the training step, chunks a hierarchical all-to-all pipelines at most (its "
      "rail and NVLink stages overlap chunk by chunk; moesim coll uses up to 16)"},
+    {"network", "ring_bundles", SIM_CFG_BOOL, OFF(network.ring_bundles), 0, 0, 1, 0, "true",
+     NULL, "", "in the training step, every ring collective's ring moves as one bundle of its "
+     "edges at one rate (the fluid limit of a ring; docs/MODEL.md \"Reductions\"); false: "
+     "every ring step as its own flows"},
+    {"network", "flow_quantum_us", SIM_CFG_DOUBLE, OFF(network.flow_quantum_us), 0, 0, 1e6, 0,
+     "0", NULL, "us", "flow model: recompute rates only at multiples of this time, so flows "
+     "start and end up to that late (an approximation for very large runs, docs/NETWORK.md "
+     "\"Update quantum\"); 0 = exact"},
     {"network", "chunk_KiB", SIM_CFG_DOUBLE, OFF(network.chunk_KiB), 0, 0, 1e9, 0, "512", NULL,
      "KiB", "pipeline chunk of ring, tree and NVLS collectives (NCCL Simple: 512); 0 = none"},
     {"network", "intra_topology", SIM_CFG_ENUM, OFF(network.intra_topology),

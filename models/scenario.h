@@ -19,6 +19,7 @@ typedef struct scn_config {
     struct {
         uint64_t seed;
         int replicas;            /* expert-data-parallel replicas simulated; 0 = all */
+        int balanced;            /* also simulate the balanced counterfactual */
     } run;
     struct {
         char gpu[32];
@@ -126,6 +127,8 @@ typedef struct scn_config {
         char all_to_all[32];     /* dispatch/combine all-to-allv algorithm */
         double chunk_KiB;        /* pipeline chunk of ring/tree/NVLS; 0 = no chunking */
         int a2a_chunks;          /* the step's hierarchical all-to-alls: at most this many */
+        int ring_bundles;        /* the step's rings as one bundle each (COLL_AGG_RINGS) */
+        double flow_quantum_us;  /* flow model: rates updated only at multiples; 0 = exact */
         /* topology (models/topo.h) */
         char intra_topology[16]; /* nvswitch | pcie | mesh; "" = the GPU's usual one */
         int nvlink_bridge;       /* pcie nodes: NVLink bridges between GPU pairs */

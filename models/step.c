@@ -197,7 +197,51 @@ typedef struct ctx {
     flush *flushes;       /* all chunks' flush points, chunk after chunk */
     int *flush_off;       /* [C + 1] */
     int *bucket_of_layer; /* [L] index into flushes of the bucket holding the layer */
+    /* ring bundles (network.ring_bundles): their tasks in creation (= id) order and the
+     * GPUs of their members, bundle i's in bgpus[boff[i] .. boff[i + 1]) */
+    sim_id *btask;
+    size_t *boff;
+    int *bgpus;
+    size_t n_b, cap_btask, cap_boff, cap_bgpus;
+    sim_status bfail;     /* SIM_ENOMEM when the table could not grow */
 } ctx;
+
+/* coll_args.on_bundle: keeps the members of a ring bundle, whose record has one owner,
+ * so that per-GPU figures (comm overlap, spans) count it on each member's GPU. */
+static void note_bundle(void *arg, sim_id task, int n, const int *gpus)
+{
+    ctx *x = arg;
+    size_t m = x->n_b ? x->boff[x->n_b] : 0;
+    if ((x->n_b == 0 && sim_grow((void **)&x->boff, &x->cap_boff, 1, sizeof *x->boff)) ||
+        sim_grow((void **)&x->btask, &x->cap_btask, x->n_b + 1, sizeof *x->btask) ||
+        sim_grow((void **)&x->boff, &x->cap_boff, x->n_b + 2, sizeof *x->boff) ||
+        sim_grow((void **)&x->bgpus, &x->cap_bgpus, m + (size_t)n, sizeof *x->bgpus)) {
+        x->bfail = SIM_ENOMEM;
+        return;
+    }
+    assert(x->n_b == 0 || task > x->btask[x->n_b - 1]);
+    if (x->n_b == 0)
+        x->boff[0] = 0;
+    x->btask[x->n_b] = task;
+    memcpy(x->bgpus + m, gpus, (size_t)n * sizeof *gpus);
+    x->boff[++x->n_b] = m + (size_t)n;
+}
+
+/* The GPUs record `task` counts on: a ring bundle's members, else its owner (*one).
+ * Tasks must be asked in increasing order; *cur is the walk's position (start at 0). */
+static const int *task_gpus(const ctx *x, sim_id task, const sim_record *r, size_t *cur,
+                            int *one, int *n)
+{
+    while (*cur < x->n_b && x->btask[*cur] < task)
+        ++*cur;
+    if (*cur < x->n_b && x->btask[*cur] == task) {
+        *n = (int)(x->boff[*cur + 1] - x->boff[*cur]);
+        return x->bgpus + x->boff[*cur];
+    }
+    *one = r->owner;
+    *n = 1;
+    return one;
+}
 
 /* ---- costs (docs/MODEL.md "Step costs") ---- */
 
@@ -509,7 +553,9 @@ static sim_status collective(ctx *x, const coll_algo *algo, int n, double bytes,
     coll_args a = {.e = x->e, .t = &x->t, .n = n, .gpus = x->gpus, .after = x->after,
                    .category = cat, .bytes = bytes, .matrix = matrix,
                    .fabric_scale = fabric_scale, .max_chunks = x->c->network.a2a_chunks,
-                   .chunk_bytes = chunk, .nvls_cost = topo_nvls_cost(x->c)};
+                   .chunk_bytes = chunk, .nvls_cost = topo_nvls_cost(x->c),
+                   .aggregate = x->c->network.ring_bundles ? COLL_AGG_RINGS : COLL_AGG_OFF,
+                   .on_bundle = note_bundle, .bundle_ctx = x};
     sim_status st = algo->build(&a, x->cdone, err);
     if (st != SIM_OK)
         return st;
@@ -1127,14 +1173,27 @@ static sim_status comm_overlap(const ctx *x, step_result *res)
         return SIM_ENOMEM;
     }
     /* buckets: 2g = g's compute tasks, 2g+1 = g's sends */
+    size_t cur = 0, n_iv = 0;
     for (size_t i = 0; i < n; i++) {
         const sim_record *r = sim_engine_record(x->e, (sim_id)i);
+        int one, ng;
+        const int *gs = task_gpus(x, (sim_id)i, r, &cur, &one, &ng);
         if (r->end > r->start && (r->kind == SIM_TASK_FLOW ? step_category_is_comm(r->category)
                                                             : r->resource >= 0))
-            off[2 * (size_t)r->owner + (r->kind == SIM_TASK_FLOW) + 1]++;
+            for (int k = 0; k < ng; k++, n_iv++)
+                off[2 * (size_t)gs[k] + (r->kind == SIM_TASK_FLOW) + 1]++;
     }
     for (size_t b = 0; b < 2 * (size_t)x->n; b++)
         off[b + 1] += off[b];
+    if (n_iv > n) {
+        span_iv *grown = sim_realloc(iv, n_iv * sizeof *iv);
+        if (!grown) {
+            sim_free(off);
+            sim_free(iv);
+            return SIM_ENOMEM;
+        }
+        iv = grown;
+    }
     size_t *fill = sim_malloc((2 * (size_t)x->n + 1) * sizeof *fill);
     if (!fill) {
         sim_free(off);
@@ -1142,12 +1201,16 @@ static sim_status comm_overlap(const ctx *x, step_result *res)
         return SIM_ENOMEM;
     }
     memcpy(fill, off, (2 * (size_t)x->n + 1) * sizeof *fill);
+    cur = 0;
     for (size_t i = 0; i < n; i++) {
         const sim_record *r = sim_engine_record(x->e, (sim_id)i);
+        int one, ng;
+        const int *gs = task_gpus(x, (sim_id)i, r, &cur, &one, &ng);
         if (r->end > r->start && (r->kind == SIM_TASK_FLOW ? step_category_is_comm(r->category)
                                                             : r->resource >= 0))
-            iv[fill[2 * (size_t)r->owner + (r->kind == SIM_TASK_FLOW)]++] =
-                (span_iv){r->start, r->end};
+            for (int k = 0; k < ng; k++)
+                iv[fill[2 * (size_t)gs[k] + (r->kind == SIM_TASK_FLOW)]++] =
+                    (span_iv){r->start, r->end};
     }
     double comm = 0, both = 0;
     for (int g = 0; g < x->n; g++) {
@@ -1219,22 +1282,29 @@ static void busiest_links(const ctx *x, step_result *res)
     }
 }
 
-/* Copies the finished tasks of GPUs below span_gpus (0: all) into res->spans. */
-static sim_status keep_spans(sim_engine *e, int span_gpus, step_result *res, sim_err *err)
+/* Copies the finished tasks of GPUs below span_gpus (0: all) into res->spans; a ring
+ * bundle gives one span per member (its bytes shared among them). */
+static sim_status keep_spans(const ctx *x, int span_gpus, step_result *res, sim_err *err)
 {
-    size_t n = sim_engine_n_tasks(e), k = 0;
+    size_t n = sim_engine_n_tasks(x->e), k = 0;
     for (int pass = 0; pass < 2; pass++) {
+        size_t cur = 0;
         for (size_t i = 0; i < n; i++) {
-            const sim_record *rec = sim_engine_record(e, (sim_id)i);
-            if ((rec->kind == SIM_TASK_WORK && rec->resource < 0) ||   /* joins */
-                (span_gpus > 0 && rec->owner >= span_gpus))
+            const sim_record *rec = sim_engine_record(x->e, (sim_id)i);
+            int one, ng;
+            const int *gs = task_gpus(x, (sim_id)i, rec, &cur, &one, &ng);
+            if (rec->kind == SIM_TASK_WORK && rec->resource < 0)   /* joins */
                 continue;
-            if (pass == 1)
-                res->spans[k] = (step_span){.gpu = rec->owner, .category = rec->category,
-                                            .is_flow = rec->kind == SIM_TASK_FLOW,
-                                            .start = rec->start, .end = rec->end,
-                                            .bytes = rec->bytes};
-            k++;
+            for (int m = 0; m < ng; m++) {
+                if (span_gpus > 0 && gs[m] >= span_gpus)
+                    continue;
+                if (pass == 1)
+                    res->spans[k] = (step_span){.gpu = gs[m], .category = rec->category,
+                                                .is_flow = rec->kind == SIM_TASK_FLOW,
+                                                .start = rec->start, .end = rec->end,
+                                                .bytes = rec->bytes / ng};
+                k++;
+            }
         }
         if (pass == 0) {
             res->spans = sim_malloc((k ? k : 1) * sizeof *res->spans);
@@ -1272,6 +1342,9 @@ static void ctx_free(ctx *x)
     sim_free(x->flushes);
     sim_free(x->flush_off);
     sim_free(x->bucket_of_layer);
+    sim_free(x->btask);
+    sim_free(x->boff);
+    sim_free(x->bgpus);
     topo_fini(&x->t);
     sim_engine_free(x->e);
 }
@@ -1306,6 +1379,7 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
         return st;
     if (o && o->progress)
         sim_engine_set_progress(x.e, o->progress, o->progress_ctx, 1 << 16);
+    sim_engine_set_net_quantum(x.e, sim_time_from_s(c->network.flow_quantum_us * 1e-6));
     st = topo_build(c, x.e, &x.t, err);
     if (st != SIM_OK)
         goto done;
@@ -1359,6 +1433,10 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
         goto done;
     if ((st = build_schedule(&x, err)) != SIM_OK)
         goto done;
+    if (x.bfail != SIM_OK) {
+        st = sim_err_set(err, x.bfail, "out of memory noting the step's ring bundles");
+        goto done;
+    }
 
     st = sim_engine_run(x.e, err);
     if (st != SIM_OK)
@@ -1383,7 +1461,7 @@ sim_status step_simulate_routing(const scn_config *c, const step_routing *sr,
     }
     busiest_links(&x, &res);
     if (o && o->keep_spans)
-        st = keep_spans(x.e, o->span_gpus, &res, err);
+        st = keep_spans(&x, o->span_gpus, &res, err);
 done:
     if (st == SIM_OK)
         *out = res;

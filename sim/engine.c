@@ -88,6 +88,7 @@ struct sim_engine {
     sim_progress_fn *progress;
     void *progress_ctx;
     size_t progress_every;
+    sim_time net_quantum;    /* sim_engine_set_net_quantum */
 };
 
 /* ---------------------------------------------------------------- creation */
@@ -638,6 +639,14 @@ void sim_engine_set_progress(sim_engine *e, sim_progress_fn *fn, void *ctx, size
     e->progress_ctx = ctx;
     e->progress_every = every ? every : 1;
 }
+
+void sim_engine_set_net_quantum(sim_engine *e, sim_time q)
+{
+    assert(q >= 0);
+    e->net_quantum = q;
+}
+
+sim_time sim_engine_net_quantum(const sim_engine *e) { return e->net_quantum; }
 
 void sim_engine_link_usage(const sim_engine *e, sim_id l, double *bytes, sim_time *busy)
 {

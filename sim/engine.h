@@ -128,6 +128,13 @@ size_t sim_engine_critical_path(const sim_engine *e, sim_crit_fn *fn, void *ctx)
 typedef void sim_progress_fn(void *ctx, size_t done, size_t total);
 void sim_engine_set_progress(sim_engine *e, sim_progress_fn *fn, void *ctx, size_t every);
 
+/* Update quantum of the network model (an explicit approximation; 0, the default, is
+ * exact): the flow model recomputes rates only at multiples of q picoseconds, so flows
+ * that start or end between two of them wait for the next (each flow ends at most q late,
+ * starts at most q late); many rate updates become one. Set before sim_engine_run. */
+void sim_engine_set_net_quantum(sim_engine *e, sim_time q);
+sim_time sim_engine_net_quantum(const sim_engine *e);
+
 /* --- For network models (sim/net.h) ------------------------------------------------- */
 /* Network models see flows by flow id: 0 .. sim_engine_n_flows - 1, dense, in the order
  * the flows (and bundles) were added; not the task id. */

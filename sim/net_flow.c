@@ -111,6 +111,7 @@ typedef struct flow_state {
     /* the one pending update event */
     uint64_t ev_handle;
     sim_time ev_time;        /* -1: none */
+    sim_time quantum;        /* sim_engine_net_quantum: updates only at its multiples */
     sim_status failed;
 } flow_state;
 
@@ -363,6 +364,67 @@ static int enqueue_link(flow_state *s, sim_id l, uint32_t ep, size_t *nq)
     return push_id(&s->queue, nq, &s->cap_queue, l);
 }
 
+/* Freezes the unfrozen flows of link L at `share`, taking their rate off their links. */
+static void freeze_link(flow_state *s, link_state *L, double share, uint32_t in, uint32_t frozen)
+{
+    for (int32_t j = 0; j < L->n; j++) {
+        sim_id f = L->ids[j];
+        if (s->mark[f] != in)   /* frozen already (ended flows were compacted away) */
+            continue;
+        s->mark[f] = frozen;
+        s->new_rate[f] = share;
+        int32_t np;
+        const int32_t *w;
+        const sim_id *p = fpath(s, f, &np, &w);
+        for (int32_t h = 0; h < np; h++) {
+            link_state *M = &s->links[p[h]];
+            int32_t wh = w ? w[h] : 1;
+            M->rem -= wh * share;   /* exact for wh = 1 */
+            if (M->rem < 0)
+                M->rem = 0;     /* rounding leftovers */
+            M->cnt -= wh;
+        }
+    }
+    assert(L->cnt == 0);
+}
+
+/* Components of at most this many links are filled by scanning their links for the
+ * least share each round instead of keeping a heap: fewer operations at this size. */
+#define SMALL_COMPONENT 16
+
+/* Progressive filling of a small component (its links in s->queue[0 .. nq)): each round
+ * freezes the link of least share (ties: lowest link id), the order the heap gives, so
+ * the rates are the same to the bit. */
+static int fill_small(flow_state *s, size_t nq, uint32_t in, uint32_t frozen)
+{
+    sim_id *act = s->queue;   /* the links still unfrozen, reordered in place */
+    size_t na = nq;
+    while (na > 0) {
+        size_t best = SIZE_MAX;
+        double best_share = 0;
+        for (size_t i = 0; i < na;) {
+            link_state *L = &s->links[act[i]];
+            if (L->cnt == 0) {
+                act[i] = act[--na];
+                continue;
+            }
+            double share = L->rem / (double)L->cnt;
+            if (best == SIZE_MAX || share < best_share ||
+                (share == best_share && act[i] < act[best])) {
+                best = i;
+                best_share = share;
+            }
+            i++;
+        }
+        if (best == SIZE_MAX)
+            break;
+        link_state *L = &s->links[act[best]];
+        act[best] = act[--na];
+        freeze_link(s, L, best_share, in, frozen);
+    }
+    return 0;
+}
+
 /* Walks the component reachable from the seed links, then fills new_rate for every flow
  * in it by progressive filling. On return s->comp[0 .. *n_comp) lists those flows. */
 static int solve_component(flow_state *s, size_t *n_comp)
@@ -403,6 +465,8 @@ static int solve_component(flow_state *s, size_t *n_comp)
     /* progressive filling over the links of the component */
     if (sim_grow((void **)&s->keys, &s->cap_keys, nq ? nq : 1, sizeof *s->keys))
         return -1;
+    if (nq <= SMALL_COMPONENT)
+        return fill_small(s, nq, in, frozen);
     size_t nk = 0;
     for (size_t qi = 0; qi < nq; qi++) {
         sim_id l = s->queue[qi];
@@ -429,25 +493,7 @@ static int solve_component(flow_state *s, size_t *n_comp)
         s->keys[0] = s->keys[--nk];
         if (nk)
             key_down(s->keys, nk, 0);
-        for (int32_t j = 0; j < L->n; j++) {
-            sim_id f = L->ids[j];
-            if (s->mark[f] != in)   /* frozen already (ended flows were compacted away) */
-                continue;
-            s->mark[f] = frozen;
-            s->new_rate[f] = share;
-            int32_t np;
-            const int32_t *w;
-            const sim_id *p = fpath(s, f, &np, &w);
-            for (int32_t h = 0; h < np; h++) {
-                link_state *M = &s->links[p[h]];
-                int32_t wh = w ? w[h] : 1;
-                M->rem -= wh * share;   /* exact for wh = 1 */
-                if (M->rem < 0)
-                    M->rem = 0;     /* rounding leftovers */
-                M->cnt -= wh;
-            }
-        }
-        assert(L->cnt == 0);
+        freeze_link(s, L, share, in, frozen);
     }
     return 0;
 }
@@ -462,9 +508,12 @@ static void fail(flow_state *s, sim_status st)
         s->failed = st;
 }
 
+/* Schedules the update at t (rounded up to the quantum), unless one is due by then. */
 static void schedule_at(flow_state *s, sim_time t)
 {
-    if (s->ev_time == t)
+    if (s->quantum > 0 && t % s->quantum != 0)
+        t += s->quantum - t % s->quantum;
+    if (s->ev_time >= 0 && s->ev_time <= t)
         return;
     if (s->ev_time >= 0)
         sim_evq_cancel(sim_engine_evq(s->e), s->ev_handle);
@@ -637,6 +686,7 @@ static sim_status flow_init(void *state, sim_engine *e, sim_err *err)
         s->links[l].cap = sim_engine_link_bw(e, (sim_id)l);
     s->ft = sim_engine_flow_table(e);
     s->pool = sim_engine_path_pool(e);
+    s->quantum = sim_engine_net_quantum(e);
     return SIM_OK;
 }
 

@@ -2,8 +2,8 @@
 # Scale of a whole training step: scenarios/deepseek-v3.ini (61 layers, 256 routed + 1 shared
 # experts top-8, node-limited to 4 nodes, EP64, hierarchical all-to-all) from 64 to 16,384
 # GPUs, 16 micro-batches per data-parallel rank: pp = min(16, GPUs / 64), dp = GPUs / pp.
-# Each size runs in its own process; prints GPUs, tasks, engine events, wall and CPU time,
-# peak memory (GNU time) and events per second.
+# Each size runs in its own process; prints GPUs, the simulated step time, tasks, engine
+# events, wall and CPU time, peak memory (GNU time) and events per second.
 #   tests/bench_step.sh [BIN] [MIN_GPUS] [MAX_GPUS] [EXTRA --set ARGS...]
 # e.g. tests/bench_step.sh ./moesim 2048 16384 --set run.replicas=1
 set -u
@@ -16,7 +16,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 timer=/usr/bin/time
 [ -x "$timer" ] || timer=""
-printf '%8s %12s %12s %9s %9s %10s %12s %s\n' GPUs tasks events wall_s cpu_s peak_MiB events/s "${extra[*]}"
+printf '%8s %12s %12s %12s %9s %9s %10s %12s %s\n' GPUs step_s tasks events wall_s cpu_s peak_MiB \
+  events/s "${extra[*]}"
 for n in 64 128 256 512 1024 2048 4096 8192 16384; do
   [ "$n" -lt "$min" ] || [ "$n" -gt "$max" ] && continue
   pp=$((n / 64)); [ "$pp" -gt 16 ] && pp=16
@@ -33,8 +34,9 @@ for n in 64 128 256 512 1024 2048 4096 8192 16384; do
     "$bin" "${args[@]}" > "$tmp/out.json" 2> "$tmp/err" || { echo "$n GPUs: failed"; continue; }
     wall=$(echo "$(date +%s.%N) - $start" | bc); user=$wall; sys=0; peak=0
   fi
+  step=$(sed -n 's/.*"step_time_s":[[:space:]]*\([0-9.e+-]*\).*/\1/p' "$tmp/out.json" | head -n 1)
   tasks=$(sed -n 's/.*"tasks":[[:space:]]*\([0-9.e+-]*\).*/\1/p' "$tmp/out.json")
   events=$(sed -n 's/.*"events":[[:space:]]*\([0-9.e+-]*\).*/\1/p' "$tmp/out.json")
-  awk -v n="$n" -v t="$tasks" -v e="$events" -v w="$wall" -v u="$user" -v s="$sys" -v p="$peak" \
-    'BEGIN { printf "%8d %12d %12d %9.2f %9.2f %10.0f %12.0f\n", n, t, e, w, u + s, p / 1024, e / w }'
+  awk -v n="$n" -v st="$step" -v t="$tasks" -v e="$events" -v w="$wall" -v u="$user" -v s="$sys" -v p="$peak" \
+    'BEGIN { printf "%8d %12.6f %12d %12d %9.2f %9.2f %10.0f %12.0f\n", n, st, t, e, w, u + s, p / 1024, e / w }'
 done

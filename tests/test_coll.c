@@ -67,6 +67,74 @@ static void test_ring_closed_forms(void **state)
     near(run(&c, COLL_ALL_REDUCE, "ring", S, NULL), 2 * (P - 1) * (a + S / (P * B)), 1e-9);
 }
 
+static double run_agg(const scn_config *c, coll_op op, const char *algo, double bytes,
+                      int aggregate, size_t *n_flows)
+{
+    const coll_algo *a = coll_find(op, algo);
+    assert_non_null(a);
+    double t = -1;
+    sim_err err = {0};
+    if (coll_simulate_agg(c, a, bytes, NULL, aggregate, &t, NULL, NULL, n_flows, &err) != SIM_OK)
+        fail_msg("%s", err.msg);
+    return t;
+}
+
+/* A ring as one bundle (COLL_AGG_RINGS): on links of one latency and bandwidth, unchunked,
+ * the ring's closed form to the picosecond, in one variable; across nodes (NVLink edges
+ * and slower NDR edges of higher latency) it still equals the unchunked ring simulated
+ * step by step, since each step waits for the slowest edge either way: to the
+ * picosecond rounding of each of the step-by-step ring's 2(P-1) steps. */
+static void test_ring_bundle_exact(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, ideal8);
+    const double S = 1e9, B = 100e9, a = 1e-6, P = 8;
+    size_t nf = 0;
+    near(run_agg(&c, COLL_ALL_REDUCE, "ring", S, COLL_AGG_RINGS, &nf),
+         2 * (P - 1) * (a + S / (P * B)), 1e-12);
+    assert_int_equal(nf, 1);
+    near(run_agg(&c, COLL_REDUCE_SCATTER, "ring", S, COLL_AGG_RINGS, &nf),
+         (P - 1) * (a + S / (P * B)), 1e-12);
+    config(&c, (const char *[]){"cluster.nodes=4", "network.chunk_KiB=0", NULL});
+    size_t nf_full = 0;
+    for (int op = COLL_ALL_REDUCE; op <= COLL_ALL_GATHER; op++) {
+        double full = run_agg(&c, (coll_op)op, "ring", 256e6, COLL_AGG_OFF, &nf_full);
+        double agg = run_agg(&c, (coll_op)op, "ring", 256e6, COLL_AGG_RINGS, &nf);
+        if (!(fabs(agg - full) <= 2 * 32 * 1e-12))
+            fail_msg("op %d: bundle %.12g s, steps %.12g s", op, agg, full);
+        assert_int_equal(nf, 8);   /* one bundle per channel (8 GPUs a node) */
+        assert_true(nf_full > 100 * nf);
+    }
+    /* the hierarchical all-reduce's rings too: 4 intra-node reduce-scatters, 8 rail
+     * all-reduces, 4 all-gathers */
+    double full = run_agg(&c, COLL_ALL_REDUCE, "hierarchical", 256e6, COLL_AGG_OFF, NULL);
+    double agg = run_agg(&c, COLL_ALL_REDUCE, "hierarchical", 256e6, COLL_AGG_RINGS, &nf);
+    if (!(fabs(agg - full) <= 2 * 32 * 1e-12))
+        fail_msg("hierarchical: bundle %.12g s, steps %.12g s", agg, full);
+    assert_int_equal(nf, 16);
+}
+
+/* The update quantum (network.flow_quantum_us): a flow alone ends at its exact time
+ * rounded up to the next multiple of the quantum; 0 is exact. One ring step on ideal
+ * links: a + S/(P B) = 1 us + 1.25 ms. */
+static void test_flow_quantum(void **state)
+{
+    (void)state;
+    scn_config c;
+    config(&c, (const char *[]){"cluster.intra_bw_GBps=100", "cluster.intra_lat_us=1",
+                                "cluster.link_efficiency=1", "network.chunk_KiB=0",
+                                "cluster.gpus_per_node=2", NULL});
+    /* P = 2, reduce-scatter: one step of S / 2 each way; exact: 1 us + 5 ms */
+    near(run(&c, COLL_REDUCE_SCATTER, "ring", 1e9, NULL), 1e-6 + 5e-3, 1e-12);
+    /* quantum 7 us: the bytes start moving at 7 us instead of 1 us, would end at
+     * 5.007 ms, end at the next multiple: 5.012 ms (716 x 7 us) */
+    c.network.flow_quantum_us = 7;
+    near(run(&c, COLL_REDUCE_SCATTER, "ring", 1e9, NULL), 716 * 7e-6, 1e-12);
+    c.network.flow_quantum_us = 0.5; /* the flow starts at 1 us (a multiple), ends at 5.001 ms */
+    near(run(&c, COLL_REDUCE_SCATTER, "ring", 1e9, NULL), 1e-6 + 5e-3, 1e-12);
+}
+
 /* Chunked ring, flow model: pipelining keeps the link busy: for S = 8 GiB the busbw is
  * within 1% of B (the fill of 2(P-1) chunk steps is 14 x 16 MiB-ish / 8 GiB). */
 static void test_ring_chunked_reaches_link_rate(void **state)
@@ -368,6 +436,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_closed_forms),
+        cmocka_unit_test(test_ring_bundle_exact),
+        cmocka_unit_test(test_flow_quantum),
         cmocka_unit_test(test_ring_chunked_reaches_link_rate),
         cmocka_unit_test(test_pairwise_and_tree_closed_forms),
         cmocka_unit_test(test_nvls_closed_form),
