@@ -157,6 +157,54 @@ static void test_replicas_reduction(void **state)
     cJSON_Delete(red);
 }
 
+/* network.ring_bundles: on one node of ideal links (analytic model, no chunking) a ring as
+ * one bundle takes what its steps take, to their picosecond rounding: the step, the
+ * gradient time and each GPU's communication time (a bundle counts on every member's GPU)
+ * agree within 10 ps, with fewer tasks. */
+static void test_ring_bundles(void **state)
+{
+    (void)state;
+    const char *one_node = "--set cluster.nodes=1 --set cluster.gpus_per_node=8 "
+                           "--set cluster.link_efficiency=1 --set parallel.ep=2 "
+                           "--set network.model=analytic --set network.chunk_KiB=0";
+    char sets[512];
+    snprintf(sets, sizeof sets, "%s --set network.ring_bundles=false", one_node);
+    cJSON *steps = run_json(sets);
+    snprintf(sets, sizeof sets, "%s --set network.ring_bundles=true", one_node);
+    cJSON *bund = run_json(sets);
+    const char *keys[] = {"step_time_s", "balanced_step_time_s", "comm_s"};
+    for (size_t i = 0; i < 3; i++) {
+        double a = num(steps, keys[i]), b = num(bund, keys[i]);
+        if (!(a > 0) || fabs(a - b) > 10e-12)
+            fail_msg("%s: rings step by step %.12f s, as bundles %.12f s", keys[i], a, b);
+    }
+    double ga = num(cJSON_GetObjectItem(steps, "breakdown_s"), "grad_reduce");
+    double gb = num(cJSON_GetObjectItem(bund, "breakdown_s"), "grad_reduce");
+    assert_true(ga > 0 && fabs(ga - gb) <= 10e-12);
+    assert_true(num(bund, "tasks") < num(steps, "tasks"));
+    cJSON_Delete(steps);
+    cJSON_Delete(bund);
+}
+
+/* run.balanced = false skips the counterfactual: the same step to the picosecond, and the
+ * imbalance figures null in the JSON (never a made-up number) and "not computed" in the
+ * summary. */
+static void test_balanced_off(void **state)
+{
+    (void)state;
+    cJSON *on = run_json("");
+    cJSON *off = run_json("--set run.balanced=false");
+    assert_true(num(on, "step_time_s") == num(off, "step_time_s"));
+    (void)num(on, "imbalance_cost_s");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(off, "imbalance_cost_s")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(off, "balanced_step_time_s")));
+    cJSON_Delete(on);
+    cJSON_Delete(off);
+    assert_int_equal(run("run %s/small.ini --db %s/t.db --quiet --set run.balanced=false", dir, dir),
+                     0);
+    assert_non_null(strstr(out_buf, "imbalance  not computed (run.balanced = false)"));
+}
+
 /* 94 layers on 8 pipeline stages x 4 virtual stages (32 chunks of 2 or 3 layers): the
  * uneven split runs, interleaved, with every layer's experts routed. */
 static void test_uneven_pipeline_runs(void **state)
@@ -221,6 +269,8 @@ int main(void)
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_slow_gpu),
         cmocka_unit_test(test_replicas_reduction),
+        cmocka_unit_test(test_ring_bundles),
+        cmocka_unit_test(test_balanced_off),
         cmocka_unit_test(test_uneven_pipeline_runs),
         cmocka_unit_test(test_node_limit_saves_fabric),
         cmocka_unit_test(test_dense_model_runs),
