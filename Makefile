@@ -122,9 +122,14 @@ test-san: $(B)/san/moesim $(SAN_TESTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
+# the whole-step scale case of issue 9 (scenarios/deepseek-v3.ini, 2,048 GPUs, its reductions,
+# one simulation); BENCH_STEP_MIN / BENCH_STEP_MAX choose other sizes (64 .. 16384)
+BENCH_STEP_MIN ?= 2048
+BENCH_STEP_MAX ?= 2048
 bench-run: moesim $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 	@tests/bench_run.sh ./moesim
+	@tests/bench_step.sh ./moesim $(BENCH_STEP_MIN) $(BENCH_STEP_MAX) --set run.balanced=false
 
 # Fuzzing (libFuzzer, clang): `make fuzz` runs each target FUZZ_SECONDS (default 60) with
 # ASan + UBSan on its corpus under tests/fuzz/; new interesting inputs are added to the

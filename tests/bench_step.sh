@@ -5,7 +5,9 @@
 # Each size runs in its own process; prints GPUs, the simulated step time, tasks, engine
 # events, wall and CPU time, peak memory (GNU time) and events per second.
 #   tests/bench_step.sh [BIN] [MIN_GPUS] [MAX_GPUS] [EXTRA --set ARGS...]
-# e.g. tests/bench_step.sh ./moesim 2048 16384 --set run.replicas=1
+# The scenario keeps its two reductions (run.replicas = 1, network.flow_quantum_us = 20);
+# for the full simulation add --set run.replicas=0 --set network.flow_quantum_us=0, e.g.
+#   tests/bench_step.sh ./moesim 2048 2048 --set run.replicas=0 --set network.flow_quantum_us=0
 set -u
 bin=${1:-./moesim}
 min=${2:-64}
