@@ -357,6 +357,33 @@ sim_status route_multinomial_rows(gsl_rng *rng, const route_draw *d, const doubl
     return SIM_OK;
 }
 
+int route_exact_shares(const route_draw *d, double *q)
+{
+    int E = d->n_experts, k = d->top_k, equal = 1;
+    for (int e = 1; e < E && equal; e++)
+        equal = d->p[e] == d->p[0];
+    if (k != 1 && !equal)
+        return 0;
+    for (int e = 0; e < E; e++)
+        q[e] = equal ? 1.0 / E : d->p[e];
+    for (int n = 0; d->node_tokens && n < d->n_nodes; n++) {
+        int m = 0;
+        double mass = 0;
+        for (int e = 0; e < E; e++)
+            if (d->node_of[e] == n)
+                m++, mass += d->p[e];
+        if (k == 1) {
+            q[E + n] = mass;
+            continue;
+        }
+        double miss = 1;   /* C(E - m, k) / C(E, k) */
+        for (int i = 0; i < k && miss > 0; i++)
+            miss = E - m - i > 0 ? miss * (E - m - i) / (double)(E - i) : 0;
+        q[E + n] = 1 - miss;
+    }
+    return 1;
+}
+
 sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
                                          const route_nodes *nodes, int64_t pilot_tokens,
                                          int64_t *counts)
@@ -366,7 +393,9 @@ sim_status route_topk_sample_multinomial(gsl_rng *rng, const route_draw *d,
     double *q = sim_malloc(((size_t)d->n_experts + (size_t)d->n_nodes) * sizeof *q);
     if (!q)
         return SIM_ENOMEM;
-    sim_status st = route_topk_pilot(rng, d, nodes, pilot_tokens, q);
+    sim_status st = !nodes && route_exact_shares(d, q)
+                        ? SIM_OK
+                        : route_topk_pilot(rng, d, nodes, pilot_tokens, q);
     if (st == SIM_OK)
         st = route_multinomial_rows(rng, d, q, counts);
     sim_free(q);

@@ -114,6 +114,13 @@ sim_status route_topk_pilot(gsl_rng *rng, const route_draw *d, const route_nodes
                             int64_t pilot_tokens, double *q);
 sim_status route_multinomial_rows(gsl_rng *rng, const route_draw *d, const double *q,
                                   int64_t *counts);
+/* The shares the pilot estimates, exactly, where they have a closed form (no node
+ * constraint): with top-1 each expert's share is its probability; with every probability
+ * equal it is 1 / n_experts by symmetry. Node shares (d->node_tokens): the probability that
+ * a token touches the node: its experts' probability mass with top-1, 1 - C(E-m, k) / C(E, k)
+ * for m experts there with equal probabilities. Returns 1 with q written, 0 when there is
+ * no closed form (the pilot is needed). */
+int route_exact_shares(const route_draw *d, double *q);
 /* With d->node_tokens: the pilot also gives r[n_nodes], the share of tokens touching each
  * node (route_topk_pilot writes it to q + n_experts: q has n_experts + n_nodes entries), and
  * the rows draw each source's node tokens as binomials (T, r_n). */

@@ -251,7 +251,9 @@ sim_status route_router_sample(route_router *rt, int step, gsl_rng *rng, gsl_rng
                 st = route_topk_sample(rng, &d, nodes, cnt);   /* nothing to gain */
             else if (approx) {
                 if (pilot_stale && g0 == 0)     /* one pilot per step and layer */
-                    st = route_topk_pilot(rng, &d, nodes, rt->c.routing.pilot_tokens, q);
+                    st = !nodes && route_exact_shares(&d, q)   /* no pilot needed */
+                             ? SIM_OK
+                             : route_topk_pilot(rng, &d, nodes, rt->c.routing.pilot_tokens, q);
                 if (st == SIM_OK)
                     st = route_multinomial_rows(rng, &d, q, cnt);
             } else

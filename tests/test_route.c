@@ -771,6 +771,44 @@ static void test_out_of_memory(void **state)
     assert_true(failed > 10);
 }
 
+/* route_exact_shares: where the pilot's shares have a closed form it is not needed. Equal
+ * probabilities, top-8 of 256 over 8 nodes of 32: each expert 1/256, each node touched
+ * with probability 1 - C(224, 8) / C(256, 8); top-1 of an unequal router: its
+ * probabilities, and the node's mass; top-2 of an unequal router: no closed form. */
+static void test_exact_shares(void **state)
+{
+    (void)state;
+    enum { E = 256, NODES = 8 };
+    double p[E], q[E + NODES];
+    int node_of[E];
+    int64_t nt[NODES];
+    for (int e = 0; e < E; e++)
+        p[e] = 1.0 / E, node_of[e] = e / 32;
+    route_draw d = {.n_src = 1, .tokens_per_src = 1, .n_experts = E, .top_k = 8, .p = p,
+                    .node_of = node_of, .n_nodes = NODES, .node_tokens = nt};
+    assert_int_equal(route_exact_shares(&d, q), 1);
+    double miss = 1;
+    for (int i = 0; i < 8; i++)
+        miss *= (224.0 - i) / (256.0 - i);
+    for (int e = 0; e < E; e++)
+        assert_true(q[e] == 1.0 / E);
+    for (int n = 0; n < NODES; n++)
+        assert_true(fabs(q[E + n] - (1 - miss)) < 1e-15);
+    double sum = 0;
+    for (int e = 0; e < E; e++)
+        sum += p[e] = 1.0 / (e + 1);
+    for (int e = 0; e < E; e++)
+        p[e] /= sum;
+    d.top_k = 1;
+    assert_int_equal(route_exact_shares(&d, q), 1);
+    double mass0 = 0;
+    for (int e = 0; e < 32; e++)
+        mass0 += p[e];
+    assert_true(q[0] == p[0] && q[E - 1] == p[E - 1] && fabs(q[E] - mass0) < 1e-15);
+    d.top_k = 2;
+    assert_int_equal(route_exact_shares(&d, q), 0);
+}
+
 /* The multinomial sampler keeps each source row's total (T x k) exactly and each expert's
  * share of a skewed router within 3% of the exact sampler's (both at fixed seeds, 4 sources
  * x 200,000 tokens, 16 experts, top-4; pilot 20,000 tokens; the shares' sampling error is
@@ -859,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_capacity_arithmetic),
         cmocka_unit_test(test_apply_capacity),
         cmocka_unit_test(test_capacity_does_not_change_routing),
+        cmocka_unit_test(test_exact_shares),
         cmocka_unit_test(test_multinomial_sampler_matches_exact),
         cmocka_unit_test(test_drop_arithmetic),
         cmocka_unit_test(test_zipf_probs_and_counts),
