@@ -672,10 +672,13 @@ static void print_summary(const char *file, const scn_config *c, const run_total
            "compute; compute busy %.1f%% of the step (min %.1f%%, max %.1f%%)\n",
            s->comm_s * 1e3, s->comm_s > 0 ? 100 * s->comm_overlapped_s / s->comm_s : 0.0,
            100 * s->busy_mean, 100 * s->busy_min, 100 * s->busy_max);
-    printf("routing    %s; dropped %.0f of %.0f token-expert assignments (%.2f%%); "
-           "load max/mean %.3f\n",
-           c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped_fraction,
-           s->max_mean_load);
+    if (s->assignments > 0)
+        printf("routing    %s; dropped %.0f of %.0f token-expert assignments (%.2f%%); "
+               "load max/mean %.3f\n",
+               c->routing.model, s->dropped, s->assignments, 100.0 * s->dropped_fraction,
+               s->max_mean_load);
+    else
+        printf("routing    none: no MoE layers\n");
     cli_memory_print(c, &s->mem);
     printf("balance    GPU load max/mean %.3f; cv %.3f, entropy %.3f, aux loss %.3f; "
            "cold experts %d of %d\n",

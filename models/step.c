@@ -43,6 +43,7 @@ int step_category_is_comm(int cat)
 
 struct step_routing {
     int n_micro, L, G, ep, spg;   /* G: EP groups per plane; spg: expert slots per GPU */
+    int first_moe;                /* layers below are dense: their draws route nothing */
     int n_nodes;                  /* nodes of an EP group with a deduplicating dispatch; 0 */
     int rank_node[4096];          /* node (0..n_nodes-1) of each EP rank, when n_nodes > 0 */
     size_t cell;                  /* ep * ep (matrix) + ep * spg (slot tokens) + ep * n_nodes
@@ -61,6 +62,7 @@ sim_status step_routing_new(const scn_config *c, step_routing **out, sim_err *er
         return sim_err_set(err, SIM_ENOMEM, "out of memory (step routing)");
     s->n_micro = p.n_micro;
     s->L = c->model.layers;
+    s->first_moe = c->model.dense_layers < s->L ? c->model.dense_layers : s->L;
     s->G = p.sim_plane / p.ep;
     s->ep = p.ep;
     int slots = c->placement.spare_slots > 0 || strcmp(c->placement.policy, "contiguous") != 0
@@ -124,7 +126,9 @@ void step_routing_set(step_routing *s, int mb, const route_result *r)
                     for (int j = 0; j < ep && s->n_nodes; j++)   /* no token rows: no dedup */
                         nt[(size_t)i * s->n_nodes + s->rank_node[j]] += mat[(size_t)i * ep + j];
             }
-            /* load and drops of the group: routed = kept + dropped per expert */
+            /* load and drops of the group: routed = kept + dropped per expert (MoE layers) */
+            if (l < s->first_moe)
+                continue;
             double max = 0, sum = 0;
             for (int e = 0; e < E; e++) {
                 double load = 0;

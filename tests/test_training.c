@@ -251,6 +251,14 @@ static void test_dense_model_runs(void **state)
     assert_true(num(o, "dropped_fraction") == 0);
     assert_true(num(o, "imbalance_cost_s") == 0);
     cJSON_Delete(o);
+    /* every layer dense but the router's experts kept (8, top-2): the draws of dense layers
+     * route nothing, so no load ratio is reported from them */
+    o = run_json("--set model.dense_layers=4");
+    assert_true(num(o, "max_mean_load") == 0 && num(o, "dropped_fraction") == 0);
+    cJSON_Delete(o);
+    assert_int_equal(run("run %s/small.ini --db %s/t.db --quiet --set model.dense_layers=4", dir,
+                         dir), 0);
+    assert_non_null(strstr(out_buf, "routing    none: no MoE layers"));
 }
 
 /* A slow GPU slows the step: a hardware straggler, not the router's. */
