@@ -138,17 +138,24 @@ static void test_outputs(void **state)
  * routing on ideal, uncontended links (analytic model, no chunking) that is what the full
  * simulation's rings take, to the picosecond rounding of their 2(P-1) steps: the balanced
  * counterfactuals agree within 10 ps, with a fifth of the tasks. */
+/* One node of 8 GPUs on ideal, uncontended links (analytic model, no chunking), EP 2. */
+static const char ideal_node[] = "--set cluster.nodes=1 --set cluster.gpus_per_node=8 "
+                                 "--set cluster.link_efficiency=1 --set parallel.ep=2 "
+                                 "--set network.model=analytic --set network.chunk_KiB=0";
+
+/* run_json on ideal_node with one more setting. */
+static cJSON *run_ideal(const char *set)
+{
+    char sets[512];
+    snprintf(sets, sizeof sets, "%s --set %s", ideal_node, set);
+    return run_json(sets);
+}
+
 static void test_replicas_reduction(void **state)
 {
     (void)state;
-    const char *one_node = "--set cluster.nodes=1 --set cluster.gpus_per_node=8 "
-                           "--set cluster.link_efficiency=1 --set parallel.ep=2 "
-                           "--set network.model=analytic --set network.chunk_KiB=0";
-    char sets[512];
-    snprintf(sets, sizeof sets, "%s --set run.replicas=0", one_node);
-    cJSON *full = run_json(sets);
-    snprintf(sets, sizeof sets, "%s --set run.replicas=1", one_node);
-    cJSON *red = run_json(sets);
+    cJSON *full = run_ideal("run.replicas=0");
+    cJSON *red = run_ideal("run.replicas=1");
     double a = num(full, "balanced_step_time_s"), b = num(red, "balanced_step_time_s");
     if (fabs(a - b) > 10e-12)
         fail_msg("balanced step: full %.12f s, reduced %.12f s", a, b);
@@ -164,14 +171,8 @@ static void test_replicas_reduction(void **state)
 static void test_ring_bundles(void **state)
 {
     (void)state;
-    const char *one_node = "--set cluster.nodes=1 --set cluster.gpus_per_node=8 "
-                           "--set cluster.link_efficiency=1 --set parallel.ep=2 "
-                           "--set network.model=analytic --set network.chunk_KiB=0";
-    char sets[512];
-    snprintf(sets, sizeof sets, "%s --set network.ring_bundles=false", one_node);
-    cJSON *steps = run_json(sets);
-    snprintf(sets, sizeof sets, "%s --set network.ring_bundles=true", one_node);
-    cJSON *bund = run_json(sets);
+    cJSON *steps = run_ideal("network.ring_bundles=false");
+    cJSON *bund = run_ideal("network.ring_bundles=true");
     const char *keys[] = {"step_time_s", "balanced_step_time_s", "comm_s"};
     for (size_t i = 0; i < 3; i++) {
         double a = num(steps, keys[i]), b = num(bund, keys[i]);
