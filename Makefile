@@ -84,6 +84,7 @@ $(B)/san/moesim: $(SAN_OBJ) $(B)/san/cli/main.o
 run: deps
 	@$(MAKE) --no-print-directory moesim
 	./moesim run scenarios/default.ini
+	./moesim plot results/runs/default.db -o results/runs/default.png
 
 # Tests find the binary under test through MOESIM (end-to-end tests run the command).
 # `make test` also wants clang: its determinism leg compares the gcc and the clang build.

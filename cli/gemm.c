@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "models/gemm.h"
+#include "models/hw.h"
 #include "models/scenario.h"
 #include "sim/alloc.h"
 
@@ -82,6 +83,11 @@ int cli_gemm(int argc, char **argv)
     }
     if (strcmp(dtype, "bf16") != 0 && strcmp(dtype, "fp8") != 0) {
         rc = cli_usage_error("gemm", "--dtype: expected bf16 or fp8 (got \"%s\")", dtype);
+        goto done;
+    }
+    const hw_gpu *hg = gpu ? hw_gpu_find(gpu) : NULL;
+    if (hg && strcmp(dtype, "fp8") == 0 && hg->fp8_tflops <= 0) {
+        rc = cli_usage_error("gemm", "--dtype fp8: the %s has no fp8 tensor cores (use bf16)", gpu);
         goto done;
     }
     /* options come before --set overrides: later ones win */
