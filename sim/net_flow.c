@@ -388,43 +388,6 @@ static void freeze_link(flow_state *s, link_state *L, double share, uint32_t in,
     assert(L->cnt == 0);
 }
 
-/* Components of at most this many links are filled by scanning their links for the
- * least share each round instead of keeping a heap: fewer operations at this size. */
-#define SMALL_COMPONENT 16
-
-/* Progressive filling of a small component (its links in s->queue[0 .. nq)): each round
- * freezes the link of least share (ties: lowest link id), the order the heap gives, so
- * the rates are the same to the bit. */
-static int fill_small(flow_state *s, size_t nq, uint32_t in, uint32_t frozen)
-{
-    sim_id *act = s->queue;   /* the links still unfrozen, reordered in place */
-    size_t na = nq;
-    while (na > 0) {
-        size_t best = SIZE_MAX;
-        double best_share = 0;
-        for (size_t i = 0; i < na;) {
-            link_state *L = &s->links[act[i]];
-            if (L->cnt == 0) {
-                act[i] = act[--na];
-                continue;
-            }
-            double share = L->rem / (double)L->cnt;
-            if (best == SIZE_MAX || share < best_share ||
-                (share == best_share && act[i] < act[best])) {
-                best = i;
-                best_share = share;
-            }
-            i++;
-        }
-        if (best == SIZE_MAX)
-            break;
-        link_state *L = &s->links[act[best]];
-        act[best] = act[--na];
-        freeze_link(s, L, best_share, in, frozen);
-    }
-    return 0;
-}
-
 /* Walks the component reachable from the seed links, then fills new_rate for every flow
  * in it by progressive filling. On return s->comp[0 .. *n_comp) lists those flows. */
 static int solve_component(flow_state *s, size_t *n_comp)
@@ -465,8 +428,6 @@ static int solve_component(flow_state *s, size_t *n_comp)
     /* progressive filling over the links of the component */
     if (sim_grow((void **)&s->keys, &s->cap_keys, nq ? nq : 1, sizeof *s->keys))
         return -1;
-    if (nq <= SMALL_COMPONENT)
-        return fill_small(s, nq, in, frozen);
     size_t nk = 0;
     for (size_t qi = 0; qi < nq; qi++) {
         sim_id l = s->queue[qi];
