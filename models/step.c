@@ -216,8 +216,7 @@ static void note_bundle(void *arg, sim_id task, int n, const int *gpus)
 {
     ctx *x = arg;
     size_t m = x->n_b ? x->boff[x->n_b] : 0;
-    if ((x->n_b == 0 && sim_grow((void **)&x->boff, &x->cap_boff, 1, sizeof *x->boff)) ||
-        sim_grow((void **)&x->btask, &x->cap_btask, x->n_b + 1, sizeof *x->btask) ||
+    if (sim_grow((void **)&x->btask, &x->cap_btask, x->n_b + 1, sizeof *x->btask) ||
         sim_grow((void **)&x->boff, &x->cap_boff, x->n_b + 2, sizeof *x->boff) ||
         sim_grow((void **)&x->bgpus, &x->cap_bgpus, m + (size_t)n, sizeof *x->bgpus)) {
         x->bfail = SIM_ENOMEM;
