@@ -6,6 +6,7 @@
 #include <cJSON.h>
 #include <math.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -201,9 +202,22 @@ static void test_balanced_off(void **state)
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(off, "balanced_step_time_s")));
     cJSON_Delete(on);
     cJSON_Delete(off);
-    assert_int_equal(run("run %s/small.ini --db %s/t.db --quiet --set run.balanced=false", dir, dir),
-                     0);
+    assert_int_equal(run("run %s/small.ini --db %s/nb.db --quiet --set run.balanced=false", dir,
+                         dir), 0);
     assert_non_null(strstr(out_buf, "imbalance  not computed (run.balanced = false)"));
+    /* and the database has no row for what was not computed */
+    char path[300];
+    snprintf(path, sizeof path, "%s/nb.db", dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), sum(name LIKE '%imbalance%' OR name "
+                                            "LIKE 'balanced%') FROM metrics", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_true(sqlite3_column_int(st, 0) > 10 && sqlite3_column_int(st, 1) == 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 /* 94 layers on 8 pipeline stages x 4 virtual stages (32 chunks of 2 or 3 layers): the
