@@ -19,7 +19,9 @@ static const char gemm_usage[] =
     "Predicts the kernel time of one GEMM, C[M x N] = A[M x K] B[K x N], on the scenario's GPU\n"
     "(default h100-sxm) with its GEMM model (gemm.model, default tiled), and prints the time,\n"
     "the achieved TFLOP/s (2MNK / time) and the bound. The launch overhead\n"
-    "(cluster.launch_us) is included; --set cluster.launch_us=0 gives the kernel alone.\n";
+    "(cluster.launch_us) is included; --set cluster.launch_us=0 gives the kernel alone.\n"
+    "With gemm.calibration = FILE.csv the table's measured times are used where it covers\n"
+    "the shape, as in a run (docs/MODEL.md \"Calibration table\").\n";
 
 static int parse_dim(const char *s, int64_t *out)
 {
@@ -113,12 +115,20 @@ int cli_gemm(int argc, char **argv)
         rc = cli_fail(&err);
         goto done;
     }
+    gemm_calib calib = {NULL, 0};
+    if (c.gemm.calibration[0] &&
+        cli_load_gemm_calib(c.gemm.calibration, &calib, &err) != SIM_OK) {
+        rc = cli_fail(&err);
+        goto done;
+    }
     gemm_device dev;
     gemm_device_of(&c, &dev);
     const gemm_model *gm = gemm_model_find(c.gemm.model);
-    int db = strcmp(dtype, "fp8") == 0 ? 1 : 2;
+    int db = strcmp(dtype, "fp8") == 0 ? 1 : 2, calibrated = 0;
     int64_t m = dims[0], n = dims[1], kk = dims[2];
-    double t = gm->time_s(NULL, &dev, m, n, kk, db);
+    double t = gemm_calib_time_s(calib.n ? &calib : NULL, gm, NULL, &dev, m, n, kk, db,
+                                 &calibrated);
+    sim_free(calib.pts);
     double flops = 2.0 * (double)m * n * kk;
     double achievable = gemm_peak_flops(&dev, db);          /* peak x gemm_efficiency */
     double peak = achievable / dev.gemm_efficiency;           /* the data sheet's */
@@ -133,6 +143,7 @@ int cli_gemm(int argc, char **argv)
         cJSON_AddStringToObject(o, "dtype", dtype);
         cJSON_AddStringToObject(o, "gpu", c.cluster.gpu);
         cJSON_AddStringToObject(o, "model", c.gemm.model);
+        cJSON_AddBoolToObject(o, "calibrated", calibrated);
         cJSON_AddNumberToObject(o, "time_us", t * 1e6);
         cJSON_AddNumberToObject(o, "tflops", flops / t / 1e12);
         cJSON_AddNumberToObject(o, "peak_tflops", peak / 1e12);
@@ -143,9 +154,10 @@ int cli_gemm(int argc, char **argv)
             puts(s);
         cJSON_free(s);
     } else {
-        printf("%lld x %lld x %lld %s on %s (gemm.model %s): %.3f us, %.1f TFLOP/s of %.0f peak, "
-               "%s-bound (roofline)\n",
+        printf("%lld x %lld x %lld %s on %s (gemm.model %s%s%s): %.3f us, %.1f TFLOP/s of "
+               "%.0f peak, %s-bound (roofline)\n",
                (long long)m, (long long)n, (long long)kk, dtype, c.cluster.gpu, c.gemm.model,
+               calibrated ? ", calibrated from " : "", calibrated ? c.gemm.calibration : "",
                t * 1e6, flops / t / 1e12, peak / 1e12, bound);
     }
 done:

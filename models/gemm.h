@@ -74,7 +74,9 @@ void gemm_calib_sort(gemm_calib *cal);
 /* The time of m x n x k with the table's help: where the table holds points of the same n, k
  * and dtype, their kernel times interpolated linearly in m (outside their m range: the model's
  * kernel time scaled by measured / modelled at the nearest point), plus the launch overhead;
- * elsewhere the model's own time. *used (if not NULL) says whether the table was used. */
+ * failing that, points of the same m, n and dtype the same way along k (weight gradients
+ * reduce over the token count); elsewhere the model's own time. *used (if not NULL) says
+ * whether the table was used. */
 double gemm_calib_time_s(const gemm_calib *cal, const gemm_model *gm, void *state,
                          const gemm_device *dev, int64_t m, int64_t n, int64_t k,
                          int dtype_bytes, int *used);

@@ -31,6 +31,27 @@ static double model_kernel_s(const gemm_model *gm, void *state, const gemm_devic
     return gm->time_s(state, dev, m, n, k, dtype_bytes) - dev->launch_s;
 }
 
+/* The measured points nearest to x = m (dim 0) or x = k (dim 2) from below and from above
+ * among those of this dtype whose other two dimensions equal (n, k) or (m, n); NULL where
+ * there is none. */
+static void bracket(const gemm_calib *cal, int dim, int64_t m, int64_t n, int64_t k,
+                    int dtype_bytes, const gemm_calib_point **below,
+                    const gemm_calib_point **above)
+{
+    int64_t x = dim == 0 ? m : k;
+    *below = *above = NULL;
+    for (size_t i = 0; i < cal->n; i++) {
+        const gemm_calib_point *p = &cal->pts[i];
+        if (p->dtype_bytes != dtype_bytes || p->n != n || (dim == 0 ? p->k != k : p->m != m))
+            continue;
+        int64_t v = dim == 0 ? p->m : p->k;
+        if (v <= x && (!*below || v > (dim == 0 ? (*below)->m : (*below)->k)))
+            *below = p;
+        if (v >= x && (!*above || v < (dim == 0 ? (*above)->m : (*above)->k)))
+            *above = p;
+    }
+}
+
 double gemm_calib_time_s(const gemm_calib *cal, const gemm_model *gm, void *state,
                          const gemm_device *dev, int64_t m, int64_t n, int64_t k,
                          int dtype_bytes, int *used)
@@ -39,32 +60,29 @@ double gemm_calib_time_s(const gemm_calib *cal, const gemm_model *gm, void *stat
         *used = 0;
     if (m <= 0 || n <= 0 || k <= 0)
         return 0.0;
-    size_t lo = 0, hi = 0;
-    if (cal) {       /* the run of points with this dtype, n and k */
-        while (lo < cal->n && (cal->pts[lo].dtype_bytes != dtype_bytes || cal->pts[lo].n != n ||
-                               cal->pts[lo].k != k))
-            lo++;
-        hi = lo;
-        while (hi < cal->n && cal->pts[hi].dtype_bytes == dtype_bytes && cal->pts[hi].n == n &&
-               cal->pts[hi].k == k)
-            hi++;
+    const gemm_calib_point *lo = NULL, *hi = NULL;
+    int dim = 0;
+    if (cal) {   /* points varying in m (n, k fixed), else points varying in k (m, n fixed) */
+        bracket(cal, 0, m, n, k, dtype_bytes, &lo, &hi);
+        if (!lo && !hi) {
+            dim = 2;
+            bracket(cal, 2, m, n, k, dtype_bytes, &lo, &hi);
+        }
     }
-    if (hi == lo)
+    if (!lo && !hi)
         return gm->time_s(state, dev, m, n, k, dtype_bytes);
     if (used)
         *used = 1;
-    const gemm_calib_point *p = cal->pts;
     double t;
-    if (m <= p[lo].m || m >= p[hi - 1].m) {
-        const gemm_calib_point *near = m <= p[lo].m ? &p[lo] : &p[hi - 1];
-        double model_near = model_kernel_s(gm, state, dev, near->m, n, k, dtype_bytes);
+    if (lo && hi) {
+        int64_t a = dim == 0 ? lo->m : lo->k, b = dim == 0 ? hi->m : hi->k;
+        double f = b > a ? (double)((dim == 0 ? m : k) - a) / (double)(b - a) : 0.0;
+        t = lo->time_s + f * (hi->time_s - lo->time_s);
+    } else {     /* outside the measured range: the model scaled at the nearest point */
+        const gemm_calib_point *near = lo ? lo : hi;
+        double model_near = model_kernel_s(gm, state, dev, near->m, near->n, near->k,
+                                           dtype_bytes);
         t = model_kernel_s(gm, state, dev, m, n, k, dtype_bytes) * near->time_s / model_near;
-    } else {
-        size_t i = lo;
-        while (p[i + 1].m < m)
-            i++;
-        double f = (double)(m - p[i].m) / (double)(p[i + 1].m - p[i].m);
-        t = p[i].time_s + f * (p[i + 1].time_s - p[i].time_s);
     }
     return t + dev->launch_s;
 }

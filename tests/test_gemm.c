@@ -180,6 +180,37 @@ static void test_calibration(void **state)
                  99e-6 + 1e-6);
 }
 
+/* Calibration along k (a weight gradient, whose reduction dimension is the token count):
+ * points at k = 64 (10 us) and 128 (14 us) for m = 2048, n = 512 bf16, and none with the
+ * queried n and k. k = 96 is halfway: 12 us + launch; k = 256 scales the model by the
+ * nearest point's measured / modelled ratio; another m falls back to the model. A run in m
+ * (n, k fixed) comes first: with a point at (1024, 512, 96) of 30 us, 2048 x 512 x 96 is
+ * the model scaled by that point's ratio, not the 12 us of the run in k. */
+static void test_calibration_k(void **state)
+{
+    (void)state;
+    gemm_calib_point pts[] = {{2048, 512, 128, 2, 14e-6}, {2048, 512, 64, 2, 10e-6}};
+    gemm_calib cal = {pts, 2};
+    gemm_calib_sort(&cal);
+    int used;
+    assert_close(gemm_calib_time_s(&cal, &gemm_tiled, NULL, &toy, 2048, 512, 96, 2, &used),
+                 12e-6 + 1e-6);
+    assert_true(used);
+    double k128 = tiled(&toy, 2048, 512, 128, 2) - 1e-6, k256 = tiled(&toy, 2048, 512, 256, 2) - 1e-6;
+    assert_close(gemm_calib_time_s(&cal, &gemm_tiled, NULL, &toy, 2048, 512, 256, 2, NULL),
+                 k256 * 14e-6 / k128 + 1e-6);
+    assert_close(gemm_calib_time_s(&cal, &gemm_tiled, NULL, &toy, 1024, 512, 96, 2, &used),
+                 tiled(&toy, 1024, 512, 96, 2));
+    assert_false(used);
+    gemm_calib_point pm[] = {{2048, 512, 128, 2, 14e-6}, {2048, 512, 64, 2, 10e-6},
+                             {1024, 512, 96, 2, 30e-6}};
+    gemm_calib calm = {pm, 3};
+    gemm_calib_sort(&calm);
+    double a = tiled(&toy, 2048, 512, 96, 2) - 1e-6, b = tiled(&toy, 1024, 512, 96, 2) - 1e-6;
+    assert_close(gemm_calib_time_s(&calm, &gemm_tiled, NULL, &toy, 2048, 512, 96, 2, NULL),
+                 a * 30e-6 / b + 1e-6);
+}
+
 /* Published measurements (docs/VALIDATION.md, "GEMM"): achieved TFLOP/s = 2mnk / time.
  * - cuBLAS bf16 on H100 SXM, 1024 x 4096 x 4096: about 750 TFLOP/s (the figure issue 4 and
  *   models/hw.c cite); the model gives 728.9 (-2.8%); tolerance 5%.
@@ -215,7 +246,8 @@ int main(void)
         cmocka_unit_test(test_exact_by_hand),  cmocka_unit_test(test_monotonic),
         cmocka_unit_test(test_memory_bound_below_ridge), cmocka_unit_test(test_quantization),
         cmocka_unit_test(test_grouped),        cmocka_unit_test(test_fp8),
-        cmocka_unit_test(test_calibration),    cmocka_unit_test(test_published),
+        cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_calibration_k),   cmocka_unit_test(test_published),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

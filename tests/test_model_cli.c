@@ -87,8 +87,8 @@ static void test_model_errors(void **state)
 }
 
 /* A scenario naming a preset runs; its own keys override the preset; a calibration table
- * changes the GEMM times (a 1000x slower measured GEMM lengthens the step); a bad table is
- * bad input naming its line. */
+ * changes the GEMM times (a 1000x slower measured GEMM lengthens the step), in `moesim gemm`
+ * too; a bad table is bad input naming its line. */
 static void test_run_preset_and_calibration(void **state)
 {
     (void)state;
@@ -107,9 +107,27 @@ static void test_run_preset_and_calibration(void **state)
     assert_true(num(b, "step_time_s") > num(a, "step_time_s") + 999);
     cJSON_Delete(a);
     cJSON_Delete(b);
+    /* `moesim gemm` reads the same table: the measured point itself (launch 0: 1e9 us);
+     * the same m and n at k = 1024 is in the table's k-run, scaled by the point's measured
+     * over modelled time, so far above the model; another m and n is the model alone */
+    assert_int_equal(run("gemm 128 1000 512 --set gemm.calibration=%s/cal.csv "
+                         "--set cluster.launch_us=0 --json", dir), 0);
+    cJSON *g = cJSON_Parse(out_buf);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(g, "calibrated")));
+    assert_true(num(g, "time_us") == 1e9);
+    cJSON_Delete(g);
+    assert_int_equal(run("gemm 128 1000 1024 --set gemm.calibration=%s/cal.csv --json", dir), 0);
+    g = cJSON_Parse(out_buf);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(g, "calibrated")));
+    assert_true(num(g, "time_us") > 1e9);
+    cJSON_Delete(g);
+    assert_int_equal(run("gemm 64 64 64 --set gemm.calibration=%s/cal.csv", dir), 0);
+    assert_null(strstr(out_buf, "calibrated"));
     write_file("bad.csv", "m,n,k,dtype,time_us\n128,1000,512,fp16,3\n");
     assert_int_equal(run("run %s/p.ini --db %s/p.db --set gemm.calibration=%s/bad.csv", dir,
                          dir, dir), 2);
+    assert_non_null(strstr(err_buf, "bad.csv:2: column dtype: expected bf16 or fp8"));
+    assert_int_equal(run("gemm 1 1 1 --set gemm.calibration=%s/bad.csv", dir), 2);
     assert_non_null(strstr(err_buf, "bad.csv:2: column dtype: expected bf16 or fp8"));
 }
 
