@@ -321,8 +321,8 @@ static int compare(side *sd, const opts *o)
         const side_run *b = &sd[0].pts[pairs[k].b];
         pair_label(sd, b, &sd[1].pts[pairs[k].c], o, label, sizeof label);
         int lw = (int)strlen(label), nw = (int)strlen(b->info->name);
-        w = lw > w ? (lw < 48 ? lw : 48) : w;
-        wn = nw > wn ? (nw < 32 ? nw : 32) : wn;
+        w = lw > w ? lw : w;      /* widest of each column: long labels keep it aligned */
+        wn = nw > wn ? nw : wn;
         uint64_t seed;
         memcpy(&seed, &b->info->seed, sizeof seed);
         char sb[24];
