@@ -26,7 +26,8 @@ tokens per GPU, one expert of 4096 copies):
     (eager, several kernels), SwiGLU, the permutation (index_select) and unpermutation
     (index_add_);
  4. one Mixtral 8x7B layer as one GPU of the EP8 case computes it, forward and backward,
-    in eager PyTorch (the all-to-all left out: the permuted copies stand for what arrives);
+    in eager PyTorch (the all-to-all left out: the permuted copies stand for what arrives),
+    with the host's time to issue it and the number of kernels it launches;
  5. the SM clock, power and temperature every 100 ms (NVML through pynvml, when present).
 
 Each GEMM is timed twice: burst (after 1 s idle: the clock a microbenchmark sees, the
@@ -453,8 +454,35 @@ def measure_layer(s, timer, dev, dtype, args, clocks):
         def fb():  # gradients returned, not accumulated into .grad (no extra adds)
             torch.autograd.grad(layer(x), inputs, g)
         both = timer.median(fb, args.layer_seconds)
+    # the host's side: seconds to issue one forward and one forward + backward (the GPU
+    # idle and synchronized before each, so the CPU is not held up by a full queue), and
+    # the kernels each launches (torch.profiler, where it runs)
+    def host(fn):
+        out = []
+        for _ in range(5):
+            timer.sync()
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+        timer.sync()
+        return statistics.median(out)
+    host_fwd, host_fb = host(lambda: layer(x)), host(fb)
+    kernels = {}
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        for name, fn in (("fwd", lambda: layer(x)), ("fwd_bwd", fb)):
+            acts = [ProfilerActivity.CUDA] if dev.type == "cuda" else [ProfilerActivity.CPU]
+            with profile(activities=acts) as prof:
+                fn()
+                timer.sync()
+            kind = "cuda" if dev.type == "cuda" else "cpu"
+            kernels[name] = sum(1 for e in prof.events()
+                                if str(getattr(e, "device_type", "")).lower().endswith(kind))
+    except Exception as e:  # profiler unavailable here: the host times still stand
+        kernels["error"] = str(e)
     return {"tokens": s["tokens"], "expert_tokens": s["tokens"] * s["topk"], "fwd_s": fwd,
-            "bwd_s": both - fwd, "fwd_bwd_s": both}
+            "bwd_s": both - fwd, "fwd_bwd_s": both, "host_fwd_s": host_fwd,
+            "host_fwd_bwd_s": host_fb, "kernels": kernels}
 
 
 # ---- output -------------------------------------------------------------------------------
@@ -543,7 +571,10 @@ def main():
         print("memory kernels %s: " % name + ", ".join(
             "%s %.0f GB/s" % (k, v["GBps"]) for k, v in mk.items()))
     for name, l in report["layer"].items():
-        print("layer %s: fwd %.3f ms, bwd %.3f ms" % (name, l["fwd_s"] * 1e3, l["bwd_s"] * 1e3))
+        print("layer %s: fwd %.3f ms, bwd %.3f ms; host issues fwd in %.3f ms, fwd+bwd in "
+              "%.3f ms; kernels %s" % (name, l["fwd_s"] * 1e3, l["bwd_s"] * 1e3,
+                                       l["host_fwd_s"] * 1e3, l["host_fwd_bwd_s"] * 1e3,
+                                       l["kernels"]))
     for name, c in report["clocks"].items():
         print("clock %-15s SM %4.0f MHz (min %4.0f), %3.0f W, max %2.0f C"
               % (name, c["sm_mhz_median"], c["sm_mhz_min"], c["power_w_median"],
