@@ -130,8 +130,9 @@ int cli_gemm(int argc, char **argv)
                                  &calibrated);
     sim_free(calib.pts);
     double flops = 2.0 * (double)m * n * kk;
-    double achievable = gemm_peak_flops(&dev, db);          /* peak x gemm_efficiency */
-    double peak = achievable / dev.gemm_efficiency;           /* the data sheet's */
+    double achievable = gemm_peak_flops(&dev, db);          /* peak x efficiency */
+    double peak = db == 1 && dev.peak_fp8_flops > 0 ? dev.peak_fp8_flops   /* data sheet */
+                                                    : dev.peak_flops;
     double t_compute = flops / achievable;
     double t_memory = gemm_bytes(m, n, kk, db) / (dev.hbm_bytes_per_s * dev.mem_efficiency);
     const char *bound = t_memory > t_compute ? "memory" : "compute";

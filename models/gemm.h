@@ -24,6 +24,8 @@ typedef struct gemm_device {
     double launch_s;            /* fixed cost of every kernel launch */
     int n_sm;
     double peak_fp8_flops;      /* fp8 tensor-core peak, FLOP/s; 0 = no fp8 (bf16 peak used) */
+    double fp8_efficiency_ratio;/* fp8 GEMMs reach gemm_efficiency x this of peak_fp8_flops
+                                 * (0 = 1) */
     int tile_m, tile_n;         /* output tile of the tiled model (0: 128 x 128) */
     double attn_fwd_efficiency; /* fused attention kernel, fraction of the bf16 peak */
     double attn_bwd_efficiency; /* its backward, counting 2.5 x the forward's FLOPs */
@@ -51,7 +53,8 @@ extern const gemm_model gemm_roofline;
 /* Tile and wave quantization (models/gemm_tiled.c; docs/MODEL.md "GEMM cost"). */
 extern const gemm_model gemm_tiled;
 
-/* The tensor-core rate for dtype_bytes-byte operands, at gemm_efficiency. */
+/* The tensor-core rate for dtype_bytes-byte operands, at gemm_efficiency (fp8: times
+ * fp8_efficiency_ratio). */
 double gemm_peak_flops(const gemm_device *dev, int dtype_bytes);
 /* Operand and result bytes of one GEMM: (mk + kn) x dtype_bytes + mn x 2. */
 double gemm_bytes(int64_t m, int64_t n, int64_t k, int dtype_bytes);

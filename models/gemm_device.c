@@ -19,6 +19,7 @@ void gemm_device_of(const scn_config *c, gemm_device *out)
         .launch_s = c->cluster.launch_us * 1e-6,
         .n_sm = gpu->n_sm,
         .peak_fp8_flops = gpu->fp8_tflops * 1e12,
+        .fp8_efficiency_ratio = gpu->fp8_efficiency_ratio,
         .tile_m = c->gemm.tile_m,
         .tile_n = c->gemm.tile_n,
         .attn_fwd_efficiency = isnan(c->cluster.attn_efficiency) ? gpu->attn_fwd_efficiency

@@ -7,9 +7,10 @@
 
 double gemm_peak_flops(const gemm_device *dev, int dtype_bytes)
 {
-    double peak = dtype_bytes == 1 && dev->peak_fp8_flops > 0 ? dev->peak_fp8_flops
-                                                               : dev->peak_flops;
-    return peak * dev->gemm_efficiency;
+    if (dtype_bytes == 1 && dev->peak_fp8_flops > 0)
+        return dev->peak_fp8_flops * dev->gemm_efficiency *
+               (dev->fp8_efficiency_ratio > 0 ? dev->fp8_efficiency_ratio : 1.0);
+    return dev->peak_flops * dev->gemm_efficiency;
 }
 
 double gemm_bytes(int64_t m, int64_t n, int64_t k, int dtype_bytes)

@@ -15,6 +15,12 @@
  *   forward's FLOPs as the FlashAttention benchmarks do. Megatron-Core of 2024 (TE 1.11)
  *   runs cuDNN's fused attention: 518 / 989 = 0.524, 499 / 989 = 0.505. Other GPUs reuse
  *   the H100 fractions (assumed; FA2 reports 50-73% of A100's peak).
+ * - fp8_efficiency_ratio (Hopper: H100, H800, H200): cuBLAS fp8 GEMMs reach a smaller
+ *   fraction of the fp8 peak than bf16 GEMMs of the bf16 peak. Measured on an H200 (the
+ *   GH100 chip of the H100, same tensor cores and 700 W limit), short runs before the power
+ *   cap: bf16 0.7680 of 989.5 TFLOP/s, fp8 0.6977 of 1979 (tile-ai/TileOPs,
+ *   src/tileops/perf/profiles/h200.yaml, "calibration_burst"; sustained 0.7077 and 0.6303):
+ *   0.6977 / 0.7680 = 0.908. Other GPUs have no such measurement here: ratio 1.
  * - mem_efficiency 0.85: streaming kernels (copies, elementwise) reach 80-90% of the HBM
  *   data-sheet bandwidth on A100/H100 (STREAM-like measurements, e.g. the
  *   "nvbandwidth"/BabelStream results published for these parts).
@@ -22,6 +28,7 @@
  *   rate (its protocol overhead), each value below with its measurement. Where no
  *   measurement of a link is known the factor of its closest relative is reused and the
  *   comment says "assumed". docs/VALIDATION.md lists how well the results match. */
+#define FP8_RATIO_HOPPER 0.908
 
 static const hw_gpu gpus[] = {
     /* A100 SXM4 80GB data sheet: 312 TFLOP/s bf16 dense, no fp8, 2039 GB/s HBM2e, 108 SMs;
@@ -34,7 +41,8 @@ static const hw_gpu gpus[] = {
     /* H100 SXM5 data sheet: 989 TFLOP/s bf16 dense (1979 with 2:4 sparsity), 1979 fp8
      * dense, 80 GB HBM3 at 3.35 TB/s, 132 SMs; 18 NVLink4 links to NVSwitch; PCIe Gen5. */
     {.name = "h100-sxm", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 80.0,
-     .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76,
+     .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
      .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "nvlink4", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H100 Tensor Core GPU data sheet (SXM5)"},
@@ -42,13 +50,15 @@ static const hw_gpu gpus[] = {
      * 1979 fp8 dense, 80 GB HBM3 at 3.35 TB/s, 132 SMs); NVLink cut to 400 GB/s
      * bidirectional (8 links), see h800-nvlink. */
     {.name = "h800", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 80.0,
-     .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76,
+     .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
      .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "h800-nvlink", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H800 SXM5 product brief; DeepEP issue 16 (H800 NVLink 200 GB/s)"},
     /* H200 SXM data sheet: same compute as H100 SXM, 141 GB HBM3e at 4.8 TB/s. */
     {.name = "h200", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 141.0,
-     .hbm_GBps = 4800.0, .n_sm = 132, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .hbm_GBps = 4800.0, .n_sm = 132, .gemm_efficiency = 0.76,
+     .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
      .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "nvlink4", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H200 Tensor Core GPU data sheet (SXM)"},
@@ -80,7 +90,8 @@ static const hw_gpu gpus[] = {
      * HBM2e at 2.0 TB/s, 114 SMs; PCIe Gen5; optional NVLink bridge between pairs
      * (600 GB/s bidirectional, see nvlink-bridge). */
     {.name = "h100-pcie", .bf16_tflops = 756.0, .fp8_tflops = 1513.0, .hbm_GB = 80.0,
-     .hbm_GBps = 2000.0, .n_sm = 114, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
+     .hbm_GBps = 2000.0, .n_sm = 114, .gemm_efficiency = 0.76,
+     .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
      .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
      .intra = "pcie5", .pcie = "pcie5", .topology = "pcie",
      .source = "NVIDIA H100 Tensor Core GPU data sheet (PCIe)"},

@@ -25,6 +25,9 @@ typedef struct hw_gpu {
     double hbm_GBps;         /* memory bandwidth, 1e9 bytes/s */
     int n_sm;                /* streaming multiprocessors (compute units) */
     double gemm_efficiency;  /* achieved fraction of bf16 peak on large GEMMs */
+    double fp8_efficiency_ratio; /* fp8 GEMMs' achieved fraction of the fp8 peak over
+                                  * gemm_efficiency (measured where the source says;
+                                  * 0 = no measurement: taken as 1) */
     double mem_efficiency;   /* achieved fraction of HBM bandwidth by streaming kernels */
     double attn_fwd_efficiency;  /* fused (flash) attention kernel, forward: fraction of bf16
                                   * peak, causal FLOPs */

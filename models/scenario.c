@@ -169,8 +169,8 @@ const sim_cfg_key scn_keys[] = {
      "backward pass has produced it (Megatron: 40M parameters); 0 = one bucket per model chunk"},
     /* precision and memory keys (issue 4): docs/MODEL.md "Memory footprint" */
     {"training", "precision", SIM_CFG_ENUM, OFF(training.precision), SZ(training.precision), 0,
-     0, 0, "bf16", "bf16|fp8", "", "GEMM precision (fp8: twice the tensor peak, 1-byte operands; no cast or "
-     "transpose kernels, so optimistic: docs/VALIDATION.md)"},
+     0, 0, "bf16", "bf16|fp8", "", "GEMM precision (fp8: 1-byte operands at the fp8 peak and efficiency, with "
+     "cast kernels; router and output layer in bf16; still optimistic: docs/VALIDATION.md)"},
     {"training", "recompute", SIM_CFG_ENUM, OFF(training.recompute), SZ(training.recompute), 0,
      0, 0, "none", "none|selective|full", "", "activation recomputation"},
     {"training", "reserve_GB", SIM_CFG_DOUBLE, OFF(training.reserve_GB), 0, 0, 1e6, 0, "4", NULL,

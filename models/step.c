@@ -248,11 +248,18 @@ static const int *task_gpus(const ctx *x, sim_id task, const sim_record *r, size
 
 /* ---- costs (docs/MODEL.md "Step costs") ---- */
 
-static double gemm(const ctx *x, int64_t m, int64_t n, int64_t k)
+/* One GEMM with dt-byte operands (2 bf16, 1 fp8). */
+static double gemm_dt(const ctx *x, int64_t m, int64_t n, int64_t k, int dt)
 {
     if (x->calib)
-        return gemm_calib_time_s(x->calib, x->gm, NULL, &x->dev, m, n, k, x->dt, NULL);
-    return x->gm->time_s(NULL, &x->dev, m, n, k, x->dt);
+        return gemm_calib_time_s(x->calib, x->gm, NULL, &x->dev, m, n, k, dt, NULL);
+    return x->gm->time_s(NULL, &x->dev, m, n, k, dt);
+}
+
+/* One GEMM at the step's precision. */
+static double gemm(const ctx *x, int64_t m, int64_t n, int64_t k)
+{
+    return gemm_dt(x, m, n, k, x->dt);
 }
 
 /* One grouped launch of the GEMMs m[g] x n x k (the local experts of a layer). With a
@@ -282,15 +289,31 @@ static double gemm_grouped_bwd(const ctx *x, int ng, const int64_t *m, int64_t n
     return t + (launches ? w - (launches - 1) * x->dev.launch_s : 0.0);
 }
 
-/* forward GEMM m x n x k, and its backward: dgrad (m x k x n) + wgrad (k x n x m) */
-static double gemm_fb(const ctx *x, int64_t m, int64_t n, int64_t k, int backward)
+static double mem(const ctx *x, double bytes) { return gemm_memory_kernel_s(&x->dev, bytes); }
+
+/* fp8 GEMMs as Transformer Engine runs them: the forward casts the GEMM's input to fp8 with
+ * a transposed copy for the weight gradient, the backward casts the output's gradient the
+ * same way; each reads bf16 and writes two fp8 copies, 4 bytes per element of `elems`.
+ * Nothing in bf16. (Weight casts, once per step, and the scaling-factor updates are not
+ * costed: docs/MODEL.md.) */
+static double cast_s(const ctx *x, int dt, double elems)
 {
-    if (!backward)
-        return gemm(x, m, n, k);
-    return gemm(x, m, k, n) + gemm(x, k, n, m);
+    return dt == 1 ? mem(x, 4.0 * elems) : 0.0;
 }
 
-static double mem(const ctx *x, double bytes) { return gemm_memory_kernel_s(&x->dev, bytes); }
+/* forward GEMM m x n x k with dt-byte operands, and its backward: dgrad (m x k x n) + wgrad
+ * (k x n x m); in fp8 with their casts */
+static double gemm_fb_dt(const ctx *x, int64_t m, int64_t n, int64_t k, int backward, int dt)
+{
+    if (!backward)
+        return gemm_dt(x, m, n, k, dt) + cast_s(x, dt, (double)m * k);
+    return gemm_dt(x, m, k, n, dt) + gemm_dt(x, k, n, m, dt) + cast_s(x, dt, (double)m * n);
+}
+
+static double gemm_fb(const ctx *x, int64_t m, int64_t n, int64_t k, int backward)
+{
+    return gemm_fb_dt(x, m, n, k, backward, x->dt);
+}
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -357,7 +380,8 @@ static double head_s(const ctx *x, int backward)
     const scn_config *c = x->c;
     int64_t d = c->model.hidden, V = ceil_div(c->model.vocab, x->p.tp);
     return (backward ? 2 : 1) * mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) +
-           gemm_fb(x, x->T, V, d, backward) + mem(x, (double)x->T * V * (2.0 + 4.0));
+           gemm_fb_dt(x, x->T, V, d, backward, DTYPE_BYTES) +
+           mem(x, (double)x->T * V * (2.0 + 4.0));
 }
 
 /* Router over the GPU's Ts tokens: pre-FFN norm, router GEMM (d -> E), permute of the k
@@ -367,7 +391,7 @@ static double router_s(const ctx *x, int backward)
     const scn_config *c = x->c;
     int64_t d = c->model.hidden, Ts = x->Ts;
     return (backward ? 2 : 1) * mem(x, 2.0 * Ts * d * DTYPE_BYTES) +
-           gemm_fb(x, Ts, c->model.experts, d, backward) +
+           gemm_fb_dt(x, Ts, c->model.experts, d, backward, DTYPE_BYTES) +
            mem(x, 2.0 * Ts * c->model.top_k * d * DTYPE_BYTES);
 }
 
@@ -416,7 +440,10 @@ static double experts_s(ctx *x, const int64_t *loc, int backward)
                       : gemm_grouped(x, spg, x->mbuf, up, d)) +
             (backward ? 2 : 1) * mem(x, (double)total * f * acts * DTYPE_BYTES) +
             (backward ? gemm_grouped_bwd(x, spg, x->mbuf, d, f)
-                      : gemm_grouped(x, spg, x->mbuf, d, f));
+                      : gemm_grouped(x, spg, x->mbuf, d, f)) +
+            /* fp8 casts, as gemm_fb_dt: the inputs forward, the outputs' gradients backward */
+            cast_s(x, x->dt, (double)total * (backward ? up : d)) +
+            cast_s(x, x->dt, (double)total * (backward ? d : f));
     return t;
 }
 

@@ -1,8 +1,8 @@
 /* tests/test_step.c: training steps small enough to compute by hand. Each expected step time
  * is built below from the documented cost formulas (docs/MODEL.md) and the timeline of
  * dependencies, task by task, in picoseconds: a 2-GPU expert-parallel step with fixed
- * routing, a 1-GPU dense step (the sum of its kernels), a 2-stage 1F1B pipeline, a 2-way
- * tensor-parallel step, and a straggler GPU. */
+ * routing, a 1-GPU dense step (the sum of its kernels) in bf16 and in fp8, a 2-stage 1F1B
+ * pipeline, a 2-way tensor-parallel step, and a straggler GPU. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,21 +27,36 @@
 #define LAT 1e-6
 #define ADAM 28.0         /* optimizer bytes per parameter */
 
+/* fp8 (training.precision = fp8): 1-byte operands (results still 2 bytes) at the fp8 peak
+ * x gemm_efficiency x the H100's fp8_efficiency_ratio 0.908; each GEMM's input is cast in
+ * the forward, its output's gradient in the backward: a memory kernel of 4 bytes an element */
+#define PEAK8 (1979e12 * 0.5 * 0.908)
+static int fp8;
+
+static double mem(double bytes) { return bytes / HBM + LAUNCH; }
 static double g(double m, double n, double k)
 {
     if (m == 0)
         return 0;
+    if (fp8)
+        return fmax(2 * m * n * k / PEAK8, (m * k + k * n + 2 * m * n) / HBM) + LAUNCH;
     return fmax(2 * m * n * k / PEAK, (m * k + k * n + m * n) * 2 / HBM) + LAUNCH;
 }
-static double gfb(double m, double n, double k) { return g(m, k, n) + g(k, n, m); }
-static double mem(double bytes) { return bytes / HBM + LAUNCH; }
+/* a forward GEMM, and the backward (dgrad + wgrad) of one */
+static double gf(double m, double n, double k) { return g(m, n, k) + (fp8 ? mem(4 * m * k) : 0); }
+static double gfb(double m, double n, double k)
+{
+    return g(m, k, n) + g(k, n, m) + (fp8 ? mem(4 * m * n) : 0);
+}
 static sim_time ps(double s) { return sim_time_from_s(s); }
 static sim_time max2(sim_time a, sim_time b) { return a > b ? a : b; }
 
 /* Ideal links, analytic network, plain roofline, one launch per expert, no vocabulary;
- * `sets`: space-separated section.key=value overrides. */
+ * `sets`: space-separated section.key=value overrides; the hand costs above follow its
+ * precision. */
 static void make_config(scn_config *c, const char *sets)
 {
+    fp8 = strstr(sets, "training.precision=fp8") != NULL;
     const char *text =
         "[cluster]\ngpus_per_node = 2\nintra_bw_GBps = 100\nintra_lat_us = 1\n"
         "link_efficiency = 1\ngemm_efficiency = 0.5\nmem_efficiency = 0.5\nlaunch_us = 2\n"
@@ -86,10 +101,10 @@ static layer_costs layer(double T, double Ts, double tp, double f)
     double core_f = fmax(cf / PEAK, cbytes / HBM) + LAUNCH;
     double core_b = fmax(cb / PEAK, cbytes / HBM) + LAUNCH;
     layer_costs k;
-    k.Af = norm + g(T, qkv / tp, d) + core_f + g(T, d, d / tp);
+    k.Af = norm + gf(T, qkv / tp, d) + core_f + gf(T, d, d / tp);
     k.Ab = 2 * norm + gfb(T, qkv / tp, d) + core_b + gfb(T, d, d / tp);
     double act = T * (f / tp) * 2 * 2;
-    k.Df = norm + g(T, f / tp, d) + mem(act) + g(T, d, f / tp);
+    k.Df = norm + gf(T, f / tp, d) + mem(act) + gf(T, d, f / tp);
     k.Db = 2 * norm + gfb(T, f / tp, d) + 2 * mem(act) + gfb(T, d, f / tp);
     return k;
 }
@@ -164,13 +179,16 @@ static void test_two_gpu_step_by_hand(void **state)
 }
 
 /* One GPU, a dense model of 2 layers: no communication, so the step is the sum of its
- * kernels: per layer attention and FFN forward, then backward, then the optimizer. */
+ * kernels: per layer attention and FFN forward, then backward, then the optimizer. The
+ * same in fp8 (state: "fp8"): fp8 GEMMs and their casts; attention core, norms and the
+ * optimizer unchanged. */
 static void test_one_gpu_dense_is_sum_of_kernels(void **state)
 {
-    (void)state;
     scn_config c;
-    make_config(&c, "cluster.gpus_per_node=1 model.layers=2 model.dense_layers=2 "
-                    "model.ffn_dense=512 model.experts=1");
+    make_config(&c, *state ? "cluster.gpus_per_node=1 model.layers=2 model.dense_layers=2 "
+                          "model.ffn_dense=512 model.experts=1 training.precision=fp8"
+                        : "cluster.gpus_per_node=1 model.layers=2 model.dense_layers=2 "
+                          "model.ffn_dense=512 model.experts=1");
     int64_t counts[2] = {0}, dropped[2] = {0};
     route_result r = {.n_layers = 2, .n_gpus = 1, .n_experts = 1, .ep = 1,
                       .tokens_per_gpu = 64, .counts = counts, .dropped = dropped};
@@ -188,6 +206,30 @@ static void test_one_gpu_dense_is_sum_of_kernels(void **state)
     assert_int_equal(sum_breakdown(&res), want);
     assert_true(res.comm_s == 0);
     step_result_fini(&res);
+}
+
+/* fp8 experts: with one expert per GPU a grouped launch is the expert's own GEMMs, so the
+ * grouped path (its casts counted over the GPU's tokens) and the per-expert path (gemm_fb's
+ * casts) give the same step, to the picosecond; and the casts and fp8 rates change it. */
+static void test_fp8_grouped_matches_per_expert(void **state)
+{
+    (void)state;
+    int64_t counts[4] = {40, 24, 10, 54}, dropped[4] = {0};
+    route_result r = {.n_layers = 1, .n_gpus = 2, .n_experts = 2, .ep = 2,
+                      .tokens_per_gpu = 64, .counts = counts, .dropped = dropped};
+    sim_time t[3];
+    const char *sets[3] = {"training.precision=fp8 gemm.grouped=true",
+                           "training.precision=fp8 gemm.grouped=false", "gemm.grouped=true"};
+    for (int i = 0; i < 3; i++) {
+        scn_config c;
+        make_config(&c, sets[i]);
+        step_result res;
+        assert_int_equal(step_simulate(&c, &r, NULL, &res, NULL), SIM_OK);
+        t[i] = res.step_time;
+        step_result_fini(&res);
+    }
+    assert_int_equal(t[0], t[1]);
+    assert_true(t[0] != t[2]);
 }
 
 /* Two pipeline stages of one dense layer each, one GPU per stage, 2 micro-batches, 1F1B.
@@ -275,6 +317,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_gpu_step_by_hand),
         cmocka_unit_test(test_one_gpu_dense_is_sum_of_kernels),
+        cmocka_unit_test_prestate(test_one_gpu_dense_is_sum_of_kernels, "fp8"),
+        cmocka_unit_test(test_fp8_grouped_matches_per_expert),
         cmocka_unit_test(test_pipeline_1f1b_by_hand),
         cmocka_unit_test(test_tensor_parallel_by_hand),
         cmocka_unit_test(test_skew_slows_step),
