@@ -28,7 +28,9 @@ tokens per GPU, one expert of 4096 copies):
  4. one Mixtral 8x7B layer as one GPU of the EP8 case computes it, forward and backward,
     in eager PyTorch (the all-to-all left out: the permuted copies stand for what arrives),
     with the host's time to issue it and the number of kernels it launches;
- 5. the SM clock, power and temperature every 100 ms (NVML through pynvml, when present).
+ 5. fp8 (torch._scaled_mm, e4m3) against bf16 on the forward GEMMs, for the Hopper
+    presets' fp8_efficiency_ratio (models/hw.c);
+ 6. the SM clock, power and temperature every 100 ms (NVML through pynvml, when present).
 
 Each GEMM is timed twice: burst (after 1 s idle: the clock a microbenchmark sees, the
 convention of moesim's h100-sxm gemm_efficiency) and sustained (after the GPU has been kept
@@ -259,6 +261,38 @@ def measure_gemms(rows, timer, dev, dtype, args, clocks):
         r["burst_tflops"] = fl / r["burst_s"] / 1e12
         r["sustained_tflops"] = fl / r["sustained_s"] / 1e12
     return res
+
+
+def measure_fp8(rows, timer, dev, args, clocks):
+    """Sustained fp8 (e4m3, per-tensor scales, bf16 out) against bf16 on the forward GEMMs
+    of `rows`, through torch._scaled_mm: the fp8_efficiency_ratio of models/hw.c is the
+    ratio of the two efficiencies (fp8 peak twice bf16's). CUDA only; any failure is
+    reported, not fatal."""
+    if dev.type != "cuda" or not hasattr(torch, "_scaled_mm") or \
+            not hasattr(torch, "float8_e4m3fn"):
+        return {"error": "needs CUDA and torch._scaled_mm"}
+    out = {}
+    try:
+        one = torch.ones((), device=dev)
+        with clocks.phase("fp8"):
+            heat(timer, dev, torch.bfloat16, min(args.heat, 3.0), args.heat_size)
+            for label, kind, m, n, k in rows:
+                if kind != "fwd" or m % 16 or n % 16 or k % 16:
+                    continue
+                a = rand((m, k), dev, torch.bfloat16).to(torch.float8_e4m3fn)
+                b = rand((n, k), dev, torch.bfloat16).to(torch.float8_e4m3fn).t()
+                t8 = timer.median(lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one,
+                                                          out_dtype=torch.bfloat16),
+                                  args.shape_seconds)
+                t16 = timer.median(gemm_fn("fwd", m, n, k, dev, torch.bfloat16),
+                                   args.shape_seconds)
+                fl = 2.0 * m * n * k
+                out[label] = {"m": m, "n": n, "k": k, "fp8_s": t8, "bf16_s": t16,
+                              "fp8_tflops": fl / t8 / 1e12, "bf16_tflops": fl / t16 / 1e12,
+                              "fp8_over_bf16_speed": t16 / t8}
+    except Exception as e:  # an fp8 path this PyTorch lacks: keep what was measured
+        out["error"] = str(e)
+    return out
 
 
 def _repeat_kv(q, k, v):
@@ -543,6 +577,7 @@ def main():
     for name, s in scen.items():
         report["attention"][name] = measure_attention(s, timer, dev, dtype, args, clocks)
         report["memory"][name] = measure_memory(s, timer, dev, dtype, args, clocks)
+    report["fp8"] = measure_fp8(rows, timer, dev, args, clocks)
     first = next(iter(scen))
     report["layer"][first] = measure_layer(scen[first], timer, dev, dtype, args, clocks)
     clocks.stop()
@@ -570,6 +605,12 @@ def main():
     for name, mk in report["memory"].items():
         print("memory kernels %s: " % name + ", ".join(
             "%s %.0f GB/s" % (k, v["GBps"]) for k, v in mk.items()))
+    f8 = {k: v for k, v in report["fp8"].items() if k != "error"}
+    if f8:
+        print("fp8 / bf16 speed (sustained, forward GEMMs): " + ", ".join(
+            "%s %.2f" % (k, v["fp8_over_bf16_speed"]) for k, v in f8.items()))
+    if "error" in report["fp8"]:
+        print("fp8: " + report["fp8"]["error"])
     for name, l in report["layer"].items():
         print("layer %s: fwd %.3f ms, bwd %.3f ms; host issues fwd in %.3f ms, fwd+bwd in "
               "%.3f ms; kernels %s" % (name, l["fwd_s"] * 1e3, l["bwd_s"] * 1e3,
