@@ -119,10 +119,14 @@ class Timer:
             torch.cuda.synchronize()
 
     def times(self, fn, reps):
-        """Seconds of each of reps back-to-back calls of fn."""
+        """Seconds of each of reps back-to-back calls of fn. On a GPU a spin kernel runs
+        first while the host queues every call, so that a kernel shorter than its launch is
+        timed back to back, not with the host's gaps between launches."""
         if self.dev.type == "cuda":
             ev = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
                   for _ in range(reps)]
+            if hasattr(torch.cuda, "_sleep"):  # about 30 us of host time per call, <= 50 ms
+                torch.cuda._sleep(int(min(reps * 30e-6, 0.05) * 2e9))
             for a, b in ev:
                 a.record()
                 fn()
@@ -168,15 +172,18 @@ class Clocks:
 
     def _run(self):
         nv, h = self._nv, self._h
+        reads = (lambda: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM),
+                 lambda: nv.nvmlDeviceGetPowerUsage(h) / 1000.0,
+                 lambda: nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU))
         while not self._stop.is_set():
-            try:
-                self.samples.append((time.monotonic(),
-                                     nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM),
-                                     nv.nvmlDeviceGetPowerUsage(h) / 1000.0,
-                                     nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU)))
-            except Exception as e:
-                self.error = f"NVML read failed: {e}"
-                return
+            row = [time.monotonic()]
+            for r in reads:  # one failing read (NaN) does not stop the others
+                try:
+                    row.append(r())
+                except Exception as e:
+                    self.error = f"NVML read failed: {e}"
+                    row.append(float("nan"))
+            self.samples.append(tuple(row))
             self._stop.wait(0.1)
 
     def phase(self, name):
@@ -196,9 +203,11 @@ class Clocks:
             self._thread.join()
 
     def summary(self):
+        """Per phase name (its intervals together): the samples' clock, power, heat."""
         out = {}
-        for name, t0, t1 in self.phases:
-            s = [x for x in self.samples if t0 <= x[0] <= t1]
+        for name in dict.fromkeys(p[0] for p in self.phases):
+            spans = [(t0, t1) for n, t0, t1 in self.phases if n == name]
+            s = [x for x in self.samples if any(t0 <= x[0] <= t1 for t0, t1 in spans)]
             if s:
                 out[name] = {"samples": len(s),
                              "sm_mhz_median": statistics.median(x[1] for x in s),
@@ -214,18 +223,37 @@ def rand(shape, dev, dtype):
     return torch.randn(*shape, device=dev, dtype=dtype)
 
 
+ROTATE_BYTES = 256e6  # operand sets cycled per call: more than the L2 (50 MB on an H100)
+
+
+def rotating(make, nbytes, call):
+    """A callable running call(*args) on one of several operand sets made by make(), in
+    turn, enough of them (at most 64) that together they outgrow the L2 cache: repeated
+    calls then read from HBM, as a training step's kernels do."""
+    sets = [make() for _ in range(max(1, min(64, math.ceil(ROTATE_BYTES / max(nbytes, 1)))))]
+    it = [0]
+
+    def fn():
+        i = it[0]
+        it[0] = (i + 1) % len(sets)
+        return call(*sets[i])
+    return fn
+
+
 def gemm_fn(kind, m, n, k, dev, dtype):
     """A callable running the GEMM of moesim's (m, n, k) with the operand layouts training
-    uses: forward Y = X W^T, data gradient dX = dY W, weight gradient dW = dY^T X."""
+    uses: forward Y = X W^T, data gradient dX = dY W, weight gradient dW = dY^T X; operands
+    rotate past the L2 (rotating)."""
+    nbytes = (m * k + k * n) * 2
     if kind == "fwd":      # X[m,k], W[n,k] -> [m,n]
-        x, w = rand((m, k), dev, dtype), rand((n, k), dev, dtype)
-        return lambda: F.linear(x, w)
+        return rotating(lambda: (rand((m, k), dev, dtype), rand((n, k), dev, dtype)), nbytes,
+                        F.linear)
     if kind == "dgrad":    # dY[m,k'] W[k',n]: moesim's (m, n, k) = (T, k_fwd, n_fwd)
-        dy, w = rand((m, k), dev, dtype), rand((k, n), dev, dtype)
-        return lambda: torch.matmul(dy, w)
+        return rotating(lambda: (rand((m, k), dev, dtype), rand((k, n), dev, dtype)), nbytes,
+                        torch.matmul)
     # wgrad: dY^T[n, m'] X[m', ...]: moesim's (m, n, k) = (k_fwd, n_fwd, T); output n x m
-    dy, x = rand((k, n), dev, dtype), rand((k, m), dev, dtype)
-    return lambda: torch.matmul(dy.t(), x)
+    return rotating(lambda: (rand((k, n), dev, dtype), rand((k, m), dev, dtype)), nbytes,
+                    lambda dy, x: torch.matmul(dy.t(), x))
 
 
 def heat(timer, dev, dtype, seconds, size):
@@ -240,15 +268,18 @@ def heat(timer, dev, dtype, seconds, size):
 
 def measure_gemms(rows, timer, dev, dtype, args, clocks):
     res = {}
-    with clocks.phase("gemm burst"):
-        for label, kind, m, n, k in rows:
-            fn = gemm_fn(kind, m, n, k, dev, dtype)
-            timer.sync()
-            time.sleep(args.idle)
-            fn()  # the first call after the pause
+    for label, kind, m, n, k in rows:
+        fn = gemm_fn(kind, m, n, k, dev, dtype)
+        timer.sync()
+        time.sleep(args.idle)
+        with clocks.phase("gemm burst"):  # the clock ramps up in ms: 25 ms of calls first
+            t_end = time.monotonic() + args.ramp
+            while time.monotonic() < t_end:
+                fn()
+                timer.sync()
             res[label] = {"kind": kind, "m": m, "n": n, "k": k,
                           "burst_s": statistics.median(timer.times(fn, 5))}
-            del fn
+        del fn
     with clocks.phase("heat"):
         heat(timer, dev, dtype, args.heat, args.heat_size)
     with clocks.phase("gemm sustained"):
@@ -272,26 +303,31 @@ def measure_fp8(rows, timer, dev, args, clocks):
             not hasattr(torch, "float8_e4m3fn"):
         return {"error": "needs CUDA and torch._scaled_mm"}
     out = {}
-    try:
-        one = torch.ones((), device=dev)
-        with clocks.phase("fp8"):
-            heat(timer, dev, torch.bfloat16, min(args.heat, 3.0), args.heat_size)
-            for label, kind, m, n, k in rows:
-                if kind != "fwd" or m % 16 or n % 16 or k % 16:
-                    continue
-                a = rand((m, k), dev, torch.bfloat16).to(torch.float8_e4m3fn)
-                b = rand((n, k), dev, torch.bfloat16).to(torch.float8_e4m3fn).t()
-                t8 = timer.median(lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one,
-                                                          out_dtype=torch.bfloat16),
-                                  args.shape_seconds)
+    one = torch.ones((), device=dev)
+
+    def mm(a, b):  # fast accumulation, as Transformer Engine's forward GEMMs run
+        return torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16,
+                                use_fast_accum=True)
+    with clocks.phase("fp8"):
+        heat(timer, dev, torch.bfloat16, min(args.heat, 3.0), args.heat_size)
+        for label, kind, m, n, k in rows:
+            if kind != "fwd" or n % 16 or k % 16:
+                continue
+            try:
+                f8 = rotating(lambda: (
+                    rand((m, k), dev, torch.bfloat16).to(torch.float8_e4m3fn),
+                    rand((n, k), dev, torch.bfloat16).to(torch.float8_e4m3fn).t()),
+                    m * k + k * n, mm)
+                t8 = timer.median(f8, args.shape_seconds)
                 t16 = timer.median(gemm_fn("fwd", m, n, k, dev, torch.bfloat16),
                                    args.shape_seconds)
-                fl = 2.0 * m * n * k
-                out[label] = {"m": m, "n": n, "k": k, "fp8_s": t8, "bf16_s": t16,
-                              "fp8_tflops": fl / t8 / 1e12, "bf16_tflops": fl / t16 / 1e12,
-                              "fp8_over_bf16_speed": t16 / t8}
-    except Exception as e:  # an fp8 path this PyTorch lacks: keep what was measured
-        out["error"] = str(e)
+            except Exception as e:  # a shape or path this PyTorch refuses: the others go on
+                out[label] = {"error": str(e)}
+                continue
+            fl = 2.0 * m * n * k
+            out[label] = {"m": m, "n": n, "k": k, "fp8_s": t8, "bf16_s": t16,
+                          "fp8_tflops": fl / t8 / 1e12, "bf16_tflops": fl / t16 / 1e12,
+                          "fp8_over_bf16_speed": t16 / t8}
     return out
 
 
@@ -401,33 +437,41 @@ def rope(x, cos, sin):
 
 
 def measure_memory(s, timer, dev, dtype, args, clocks):
-    T, d, q, kv = s["tokens"], s["d"], s["heads"] * s["hd"], s["kv"] * s["hd"]
+    """Memory-bound kernels of a layer, each over operand sets that rotate past the L2;
+    bytes are the least each must move (read + written)."""
+    T, d, q, kv, hd = s["tokens"], s["d"], s["heads"] * s["hd"], s["kv"] * s["hd"], s["hd"]
     me, ffn, topk = expert_tokens(s), s["ffn"], s["topk"]
     b = 2  # bytes per bf16 element
-    x, y, z = rand((T, d), dev, dtype), rand((T, d), dev, dtype), torch.empty(T, d, device=dev,
-                                                                              dtype=dtype)
     w = rand((d,), dev, dtype)
-    qk = rand((T, s["heads"] + s["kv"], s["hd"]), dev, dtype)
-    cos, sin = rand((T, 1, s["hd"]), dev, dtype), rand((T, 1, s["hd"]), dev, dtype)
-    up = rand((me, 2 * ffn), dev, dtype)
+    cos, sin = rand((T, 1, hd), dev, dtype), rand((T, 1, hd), dev, dtype)
     idx = torch.randint(0, T, (T * topk,), device=dev)
-    perm = rand((T * topk, d), dev, dtype)
-    prob = rand((T * topk, 1), dev, dtype)
+
+    def td():
+        return rand((T, d), dev, dtype)
+    # name: (make one operand set, the kernel on it, bytes it moves)
     cases = {
-        "copy": (lambda: z.copy_(x), 2 * T * d * b),
-        "residual add": (lambda: torch.add(x, y, out=z), 3 * T * d * b),
-        "rmsnorm": (lambda: rms_norm(x, w), 2 * T * d * b),
-        "rope (q and k)": (lambda: rope(qk, cos, sin), 2 * T * (q + kv) * b),
-        "swiglu": (lambda: F.silu(up[:, :ffn]) * up[:, ffn:], 3 * me * ffn * b),
-        "permute (index_select)": (lambda: x.index_select(0, idx), 2 * T * topk * d * b),
-        "unpermute (index_add_)": (lambda: z.zero_().index_add_(0, idx, perm * prob),
+        "copy": (lambda: (td(), td()), lambda z, x: z.copy_(x), 2 * T * d * b),
+        "residual add": (lambda: (td(), td(), td()),
+                         lambda x, y, z: torch.add(x, y, out=z), 3 * T * d * b),
+        "rmsnorm": (lambda: (td(),), lambda x: rms_norm(x, w), 2 * T * d * b),
+        "rope (q and k)": (lambda: (rand((T, s["heads"] + s["kv"], hd), dev, dtype),),
+                           lambda qk: rope(qk, cos, sin), 2 * T * (q + kv) * b),
+        "swiglu": (lambda: (rand((me, 2 * ffn), dev, dtype),),
+                   lambda up: F.silu(up[:, :ffn]) * up[:, ffn:], 3 * me * ffn * b),
+        "permute (index_select)": (lambda: (td(),), lambda x: x.index_select(0, idx),
+                                   2 * T * topk * d * b),
+        "unpermute (index_add_)": (lambda: (td(), rand((T * topk, d), dev, dtype),
+                                            rand((T * topk, 1), dev, dtype)),
+                                   lambda z, e, p: z.zero_().index_add_(0, idx, e * p),
                                    3 * T * topk * d * b),
     }
     res = {}
     with clocks.phase("memory kernels"):
-        for name, (fn, nbytes) in cases.items():
+        for name, (make, call, nbytes) in cases.items():
+            fn = rotating(make, nbytes, call)
             t = timer.median(fn, args.shape_seconds)
             res[name] = {"s": t, "bytes": nbytes, "GBps": nbytes / t / 1e9}
+            del fn
     return res
 
 
@@ -522,6 +566,9 @@ def measure_layer(s, timer, dev, dtype, args, clocks):
 # ---- output -------------------------------------------------------------------------------
 
 def write_csv(path, gemms, key, dtype_name):
+    """The calibration table: one line per (m, n, k); where two GEMMs of other layouts share
+    a shape (an 8x7B attention projection's forward, data and weight gradients are all
+    4096 x 4096 x 4096), the first measured stands for them (report.json has all)."""
     seen = set()
     with open(path + ".tmp", "w") as f:
         f.write("# measured by tests/device/measure_step_kernels.py (%s times)\n" % key[:-2])
@@ -545,6 +592,9 @@ def main():
                     help="seconds of continuous GEMMs before the sustained pass (default 20)")
     ap.add_argument("--idle", type=float, default=1.0,
                     help="seconds idle before each burst timing (default 1)")
+    ap.add_argument("--ramp", type=float, default=0.025,
+                    help="seconds of calls after the idle, before the burst timing "
+                         "(the clock ramps up; default 0.025)")
     ap.add_argument("--shape-seconds", type=float, default=0.4,
                     help="seconds of repetitions per sustained timing (default 0.4)")
     ap.add_argument("--layer-seconds", type=float, default=2.0,
@@ -559,7 +609,11 @@ def main():
     scen = {"tiny": TINY} if args.tiny else SCENARIOS
     if args.tiny:
         args.heat, args.idle, args.heat_size = min(args.heat, 0.2), min(args.idle, 0.01), 128
+        args.ramp = min(args.ramp, 0.002)
         args.shape_seconds, args.layer_seconds = min(args.shape_seconds, 0.01), 0.05
+    if args.tiny:  # a CPU check: rotate through a few small sets, not 256 MB of them
+        global ROTATE_BYTES
+        ROTATE_BYTES = 1e6
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(1)
     timer, clocks = Timer(dev), Clocks(dev)
@@ -605,7 +659,7 @@ def main():
     for name, mk in report["memory"].items():
         print("memory kernels %s: " % name + ", ".join(
             "%s %.0f GB/s" % (k, v["GBps"]) for k, v in mk.items()))
-    f8 = {k: v for k, v in report["fp8"].items() if k != "error"}
+    f8 = {k: v for k, v in report["fp8"].items() if k != "error" and "error" not in v}
     if f8:
         print("fp8 / bf16 speed (sustained, forward GEMMs): " + ", ".join(
             "%s %.2f" % (k, v["fp8_over_bf16_speed"]) for k, v in f8.items()))
