@@ -31,6 +31,9 @@ static double model_kernel_s(const gemm_model *gm, void *state, const gemm_devic
     return gm->time_s(state, dev, m, n, k, dtype_bytes) - dev->launch_s;
 }
 
+/* A point's coordinate along dim: m (0) or k (2). */
+static int64_t along(const gemm_calib_point *p, int dim) { return dim == 0 ? p->m : p->k; }
+
 /* The measured points nearest to x = m (dim 0) or x = k (dim 2) from below and from above
  * among those of this dtype whose other two dimensions equal (n, k) or (m, n); NULL where
  * there is none. */
@@ -44,10 +47,10 @@ static void bracket(const gemm_calib *cal, int dim, int64_t m, int64_t n, int64_
         const gemm_calib_point *p = &cal->pts[i];
         if (p->dtype_bytes != dtype_bytes || p->n != n || (dim == 0 ? p->k != k : p->m != m))
             continue;
-        int64_t v = dim == 0 ? p->m : p->k;
-        if (v <= x && (!*below || v > (dim == 0 ? (*below)->m : (*below)->k)))
+        int64_t v = along(p, dim);
+        if (v <= x && (!*below || v > along(*below, dim)))
             *below = p;
-        if (v >= x && (!*above || v < (dim == 0 ? (*above)->m : (*above)->k)))
+        if (v >= x && (!*above || v < along(*above, dim)))
             *above = p;
     }
 }
@@ -75,7 +78,7 @@ double gemm_calib_time_s(const gemm_calib *cal, const gemm_model *gm, void *stat
         *used = 1;
     double t;
     if (lo && hi) {
-        int64_t a = dim == 0 ? lo->m : lo->k, b = dim == 0 ? hi->m : hi->k;
+        int64_t a = along(lo, dim), b = along(hi, dim);
         double f = b > a ? (double)((dim == 0 ? m : k) - a) / (double)(b - a) : 0.0;
         t = lo->time_s + f * (hi->time_s - lo->time_s);
     } else {     /* outside the measured range: the model scaled at the nearest point */
