@@ -109,6 +109,9 @@ const sim_cfg_key scn_keys[] = {
      "", "mla: per-head rotary query/key dimension"},
     {"model", "v_head_dim", SIM_CFG_INT, OFF(model.v_head_dim), 0, 0, 1 << 16, 0, "0", NULL, "",
      "mla: per-head value dimension"},
+    {"model", "rope", SIM_CFG_BOOL, OFF(model.rope), 0, 0, 1, 0, "true", NULL, "",
+     "rotary position embeddings on the queries and keys (costed as a memory-bound kernel "
+     "each; false: learned or no position embeddings)"},
     {"model", "qk_norm", SIM_CFG_BOOL, OFF(model.qk_norm), 0, 0, 1, 0, "false", NULL, "",
      "RMSNorm on each head's query and key"},
     {"model", "attn_bias", SIM_CFG_BOOL, OFF(model.attn_bias), 0, 0, 1, 0, "false", NULL, "",

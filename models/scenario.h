@@ -64,6 +64,7 @@ typedef struct scn_config {
         int qk_nope_dim;         /* MLA: per-head query/key dim without rotary part */
         int qk_rope_dim;         /* MLA: per-head rotary dim (one shared key part) */
         int v_head_dim;          /* MLA: per-head value dim */
+        int rope;                /* 1: rotary position embeddings on queries and keys */
         int qk_norm;             /* 1: RMSNorm on each head's query and key (Qwen3) */
         int attn_bias;           /* 1: biases on the Q, K, V and output projections */
         int expert_bias;         /* 1: biases on the router and expert matrices */

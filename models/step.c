@@ -152,7 +152,7 @@ void step_routing_set(step_routing *s, int mb, const route_result *r)
  * [0] forward and [1] backward. */
 typedef struct costs {
     double attn[2], attn_core_f;
-    double router[2], unperm;
+    double router[2], unperm[2];
     double dense[2], shared[2];
     double embed, head[2];
 } costs;
@@ -341,6 +341,38 @@ static double attention_core_s(const ctx *x, int backward)
            x->dev.launch_s;
 }
 
+/* The residual add closing a block: reads the residual stream and the block's output (Ts x d
+ * each, sequence-parallel shard), writes the sum; the backward accumulates the two gradients
+ * at the fork the same way. */
+static double residual_add_s(const ctx *x)
+{
+    return mem(x, 3.0 * x->Ts * x->c->model.hidden * DTYPE_BYTES);
+}
+
+/* Elementwise kernels on the queries and keys of the T tokens (read and write each):
+ * rotary embeddings (GQA: the whole query and key heads; MLA: the rotary parts, heads x
+ * qk_rope_dim of the query and the one shared key part), forward and backward alike; and the
+ * per-head QK RMSNorm (twice in the backward, as the other norms). */
+static double qk_elementwise_s(const ctx *x, int backward)
+{
+    const scn_config *c = x->c;
+    int64_t tp = x->p.tp;
+    arch_attn_dims a;
+    arch_attn_dims_of(c, &a);
+    double t = 0, T2 = 2.0 * x->T * DTYPE_BYTES;
+    if (c->model.rope) {
+        int mla = arch_is_mla(c);
+        double qr = mla ? (double)(c->model.heads / tp) * c->model.qk_rope_dim
+                        : (double)a.q_dim / tp;
+        double kr = mla ? (double)c->model.qk_rope_dim : (double)a.k_dim / tp;
+        t += mem(x, T2 * qr) + mem(x, T2 * kr);
+    }
+    if (c->model.qk_norm)
+        t += (backward ? 2 : 1) *
+             (mem(x, T2 * (double)a.q_dim / tp) + mem(x, T2 * (double)a.k_dim / tp));
+    return t;
+}
+
 static double attention_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
@@ -350,7 +382,8 @@ static double attention_s(const ctx *x, int backward)
     int ng = arch_attn_gemms(c, gn, gk);
     arch_attn_gemm_tp(c, split);
     double t = (backward ? 2 : 1) * mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) +
-               attention_core_s(x, backward);
+               qk_elementwise_s(x, backward) + attention_core_s(x, backward) +
+               residual_add_s(x);
     for (int i = 0; i < ng; i++) {
         int64_t n = split[i] == ARCH_TP_COLUMN ? gn[i] / tp : gn[i];
         int64_t kk = split[i] == ARCH_TP_ROW ? gk[i] / tp : gk[i];
@@ -361,7 +394,7 @@ static double attention_s(const ctx *x, int backward)
 
 /* A dense FFN of width f (dense layers; the shared experts fused into one FFN) on one TP
  * rank: [pre-norm over Ts tokens,] up (or gate+up) projection, activation, down projection
- * over the T tokens, f / tp columns. */
+ * over the T tokens, f / tp columns[, the residual add closing a dense layer]. */
 static double ffn_s(const ctx *x, int64_t f, int with_norm, int backward)
 {
     const scn_config *c = x->c;
@@ -370,7 +403,8 @@ static double ffn_s(const ctx *x, int64_t f, int with_norm, int backward)
     double norm = with_norm ? mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) : 0.0;
     double act = (double)T * fl * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
     return (backward ? 2 : 1) * norm + gemm_fb(x, T, up, d, backward) +
-           (backward ? 2 : 1) * mem(x, act) + gemm_fb(x, T, d, fl, backward);
+           (backward ? 2 : 1) * mem(x, act) + gemm_fb(x, T, d, fl, backward) +
+           (with_norm ? residual_add_s(x) : 0.0);
 }
 
 /* Final norm, the vocabulary-parallel output layer T x vocab/tp x d, and the loss over the
@@ -384,15 +418,36 @@ static double head_s(const ctx *x, int backward)
            mem(x, (double)x->T * V * (2.0 + 4.0));
 }
 
-/* Router over the GPU's Ts tokens: pre-FFN norm, router GEMM (d -> E), permute of the k
- * copies of each token. */
+/* Router over the GPU's Ts tokens: pre-FFN norm, router GEMM (d -> E), the scores' softmax
+ * and top-k (reads the bf16 logits, writes fp32 probabilities, the k chosen probabilities
+ * and their int64 indices), the load-balancing loss (reads the probabilities and the 1-byte
+ * routing map), permute of the k copies of each token. Backward: the softmax's gradient
+ * (reads the probabilities and their gradient, writes the logits' gradient, fp32) and the
+ * loss's gradient (writes one fp32 per score). */
 static double router_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
     int64_t d = c->model.hidden, Ts = x->Ts;
+    double scores = (double)Ts * c->model.experts;
+    double route = backward ? mem(x, scores * 12.0) + mem(x, scores * 4.0)
+                            : mem(x, scores * (2.0 + 4.0) + (double)Ts * c->model.top_k * 12.0) +
+                                  mem(x, scores * (4.0 + 1.0));
     return (backward ? 2 : 1) * mem(x, 2.0 * Ts * d * DTYPE_BYTES) +
-           gemm_fb_dt(x, Ts, c->model.experts, d, backward, DTYPE_BYTES) +
+           gemm_fb_dt(x, Ts, c->model.experts, d, backward, DTYPE_BYTES) + route +
            mem(x, 2.0 * Ts * c->model.top_k * d * DTYPE_BYTES);
+}
+
+/* After the combine: unpermute (the k weighted copies of each token summed back, read and
+ * write) and the residual add closing the MoE layer; forward, with shared experts, also the
+ * add of their output to the routed one (a sum's gradient is a copy: no kernel backward). */
+static double unpermute_s(const ctx *x, int backward)
+{
+    const scn_config *c = x->c;
+    double shared = c->model.shared_experts > 0 && !backward
+                        ? mem(x, 3.0 * x->Ts * c->model.hidden * DTYPE_BYTES)
+                        : 0.0;
+    return mem(x, 2.0 * x->Ts * c->model.top_k * c->model.hidden * DTYPE_BYTES) + shared +
+           residual_add_s(x);
 }
 
 static void costs_of(ctx *x)
@@ -408,9 +463,9 @@ static void costs_of(ctx *x)
                                      0, b)
                              : 0.0;
         x->k.head[b] = c->model.vocab > 0 ? head_s(x, b) : 0.0;
+        x->k.unperm[b] = unpermute_s(x, b);
     }
     x->k.attn_core_f = attention_core_s(x, 0);
-    x->k.unperm = mem(x, 2.0 * x->Ts * c->model.top_k * d * DTYPE_BYTES);
     x->k.embed = c->model.vocab > 0 ? mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) : 0.0;
 }
 
@@ -720,7 +775,7 @@ static sim_status layer_pass(ctx *x, int s, int mb, int l, int backward, sim_err
             return st;
         EACH_GPU(x, s, g) {
             add_gate(x, g, x->done[g], STEP_CAT_COMBINE);
-            work_after(x, g, x->k.unperm, STEP_CAT_OTHER,
+            work_after(x, g, x->k.unperm[0], STEP_CAT_OTHER,
                        shared && overlap ? x->side_done[g] : -1);
         }
         return SIM_OK;
@@ -735,7 +790,7 @@ static sim_status layer_pass(ctx *x, int s, int mb, int l, int backward, sim_err
             return st;
     } else {
         int shared = c->model.shared_experts > 0;
-        EACH_GPU(x, s, g) work(x, g, x->k.unperm, STEP_CAT_OTHER);
+        EACH_GPU(x, s, g) work(x, g, x->k.unperm[1], STEP_CAT_OTHER);
         if (shared && overlap) {
             if ((st = all_to_all(x, s, mb, l, 1, STEP_CAT_COMBINE, err)) != SIM_OK)
                 return st;

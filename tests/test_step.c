@@ -100,12 +100,16 @@ static layer_costs layer(double T, double Ts, double tp, double f)
     double cf = (T * s * (4 / tp) * 128), cb = 2.5 * cf, cbytes = T * (2 * d + 2 * kvd) * 2 / tp;
     double core_f = fmax(cf / PEAK, cbytes / HBM) + LAUNCH;
     double core_b = fmax(cb / PEAK, cbytes / HBM) + LAUNCH;
+    /* rotary embeddings on the T tokens' 4/tp query heads and 2/tp key heads of 64 (read and
+     * write, both directions); the residual add closing each block: 3 Ts x d tensors */
+    double rope = mem(2 * T * (d / tp) * 2) + mem(2 * T * (kvd / tp) * 2);
+    double res = mem(3 * Ts * d * 2);
     layer_costs k;
-    k.Af = norm + gf(T, qkv / tp, d) + core_f + gf(T, d, d / tp);
-    k.Ab = 2 * norm + gfb(T, qkv / tp, d) + core_b + gfb(T, d, d / tp);
+    k.Af = norm + gf(T, qkv / tp, d) + rope + core_f + gf(T, d, d / tp) + res;
+    k.Ab = 2 * norm + gfb(T, qkv / tp, d) + rope + core_b + gfb(T, d, d / tp) + res;
     double act = T * (f / tp) * 2 * 2;
-    k.Df = norm + gf(T, f / tp, d) + mem(act) + gf(T, d, f / tp);
-    k.Db = 2 * norm + gfb(T, f / tp, d) + 2 * mem(act) + gfb(T, d, f / tp);
+    k.Df = norm + gf(T, f / tp, d) + mem(act) + gf(T, d, f / tp) + res;
+    k.Db = 2 * norm + gfb(T, f / tp, d) + 2 * mem(act) + gfb(T, d, f / tp) + res;
     return k;
 }
 
@@ -123,9 +127,13 @@ static void test_two_gpu_step_by_hand(void **state)
     const double T = 64, d = 256, f = 512, E = 2, kvd = 128;
     layer_costs k = layer(T, T, 1, f);
     double norm = mem(2 * T * d * 2), permute = mem(2 * T * 1 * d * 2);
-    double Rf = norm + g(T, E, d) + permute;
-    double Rb = 2 * norm + gfb(T, E, d) + permute;
-    double U = mem(2 * T * 1 * d * 2);
+    /* router: softmax and top-k (bf16 logits in, fp32 probabilities, one fp32 probability
+     * and one int64 index out per token), the balancing loss (probabilities and the 1-byte
+     * map); backward their fp32 gradients */
+    double Rf = norm + g(T, E, d) + mem(T * E * 6 + T * 12) + mem(T * E * 5) + permute;
+    double Rb = 2 * norm + gfb(T, E, d) + mem(T * E * 12) + mem(T * E * 4) + permute;
+    /* unpermute, then the residual add closing the layer */
+    double U = mem(2 * T * 1 * d * 2) + mem(3 * T * d * 2);
     double m0 = 40 + 10, m1 = 24 + 54;
     double X0f = g(m0, f, d) + mem(m0 * f * 2 * 2) + g(m0, d, f);
     double X1f = g(m1, f, d) + mem(m1 * f * 2 * 2) + g(m1, d, f);
@@ -206,6 +214,32 @@ static void test_one_gpu_dense_is_sum_of_kernels(void **state)
     assert_int_equal(sum_breakdown(&res), want);
     assert_true(res.comm_s == 0);
     step_result_fini(&res);
+}
+
+/* model.rope = false (learned or no position embeddings) drops exactly the two rotary
+ * kernels of each attention block, forward and backward: 2 layers x 2 passes x (query +
+ * key) on one GPU. */
+static void test_rope_off_drops_its_kernels(void **state)
+{
+    (void)state;
+    const char *base = "cluster.gpus_per_node=1 model.layers=2 model.dense_layers=2 "
+                       "model.ffn_dense=512 model.experts=1";
+    char sets[256];
+    int64_t counts[2] = {0}, dropped[2] = {0};
+    route_result r = {.n_layers = 2, .n_gpus = 1, .n_experts = 1, .ep = 1,
+                      .tokens_per_gpu = 64, .counts = counts, .dropped = dropped};
+    sim_time t[2];
+    for (int off = 0; off < 2; off++) {
+        scn_config c;
+        snprintf(sets, sizeof sets, "%s%s", base, off ? " model.rope=false" : "");
+        make_config(&c, sets);
+        step_result res;
+        assert_int_equal(step_simulate(&c, &r, NULL, &res, NULL), SIM_OK);
+        t[off] = res.step_time;
+        step_result_fini(&res);
+    }
+    sim_time rope = ps(mem(2 * 64 * 256 * 2)) + ps(mem(2 * 64 * 128 * 2));
+    assert_int_equal(t[0] - t[1], 4 * rope);
 }
 
 /* fp8 experts: with one expert per GPU a grouped launch is the expert's own GEMMs, so the
@@ -319,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_one_gpu_dense_is_sum_of_kernels),
         cmocka_unit_test_prestate(test_one_gpu_dense_is_sum_of_kernels, "fp8"),
         cmocka_unit_test(test_fp8_grouped_matches_per_expert),
+        cmocka_unit_test(test_rope_off_drops_its_kernels),
         cmocka_unit_test(test_pipeline_1f1b_by_hand),
         cmocka_unit_test(test_tensor_parallel_by_hand),
         cmocka_unit_test(test_skew_slows_step),
