@@ -407,15 +407,22 @@ static double ffn_s(const ctx *x, int64_t f, int with_norm, int backward)
            (with_norm ? residual_add_s(x) : 0.0);
 }
 
-/* Final norm, the vocabulary-parallel output layer T x vocab/tp x d, and the loss over the
- * logits (bf16 logits written and read, fp32 softmax). */
+/* Final norm, the vocabulary-parallel output layer T x vocab/tp x d, and the loss over its
+ * T x vocab/tp logits as Megatron-Core's vocab_parallel_cross_entropy computes it, one
+ * kernel per pass over the logits, bytes per logit: forward the fp32 copy of the bf16 logits
+ * (2 + 4), their maximum (4), minus the maximum (4 + 4), exp (4 + 4), the sum (4), the
+ * division into the softmax kept for the backward (4 + 4); backward the product with the
+ * loss's gradient (4 + 4) and the cast back to bf16 for the output layer (4 + 2). */
 static double head_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
     int64_t d = c->model.hidden, V = ceil_div(c->model.vocab, x->p.tp);
+    static const double fwd[] = {6, 4, 8, 8, 4, 8}, bwd[] = {8, 6};
+    double logits = (double)x->T * V, loss = 0;
+    for (int i = 0; i < (backward ? 2 : 6); i++)
+        loss += mem(x, logits * (backward ? bwd[i] : fwd[i]));
     return (backward ? 2 : 1) * mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) +
-           gemm_fb_dt(x, x->T, V, d, backward, DTYPE_BYTES) +
-           mem(x, (double)x->T * V * (2.0 + 4.0));
+           gemm_fb_dt(x, x->T, V, d, backward, DTYPE_BYTES) + loss;
 }
 
 /* Router over the GPU's Ts tokens: pre-FFN norm, router GEMM (d -> E), the scores' softmax

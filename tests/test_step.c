@@ -216,6 +216,37 @@ static void test_one_gpu_dense_is_sum_of_kernels(void **state)
     step_result_fini(&res);
 }
 
+/* One GPU, one dense layer and a vocabulary of 1000: the embedding gather, the layer, the
+ * output layer with Megatron-Core's cross-entropy passes over the 64 x 1000 logits, then
+ * their backwards (the embedding's a scatter-add of the same bytes) and the optimizer over
+ * the layer, the embedding and the output layer with its final norm. */
+static void test_one_gpu_output_layer_and_loss(void **state)
+{
+    (void)state;
+    scn_config c;
+    make_config(&c, "cluster.gpus_per_node=1 model.layers=1 model.dense_layers=1 "
+                    "model.ffn_dense=512 model.experts=1 model.vocab=1000");
+    int64_t counts[1] = {0}, dropped[1] = {0};
+    route_result r = {.n_layers = 1, .n_gpus = 1, .n_experts = 1, .ep = 1,
+                      .tokens_per_gpu = 64, .counts = counts, .dropped = dropped};
+    layer_costs k = layer(64, 64, 1, 512);
+    const double T = 64, d = 256, kvd = 128, V = 1000, L = T * V;
+    double norm = mem(2 * T * d * 2), embed = mem(2 * T * d * 2);
+    /* fp32 copy, max, minus max, exp, sum, divide; then times the gradient, cast to bf16 */
+    double Hf = norm + g(T, V, d) + mem(6 * L) + mem(4 * L) + mem(8 * L) + mem(8 * L) +
+                mem(4 * L) + mem(8 * L);
+    double Hb = 2 * norm + gfb(T, V, d) + mem(8 * L) + mem(6 * L);
+    double params = d * (d + 2 * kvd) + d * d + 2 * d + 2 * d * 512 + V * d + V * d + d;
+    sim_time opt = ps(mem(params * ADAM));
+    sim_time want = ps(embed) + ps(k.Af) + ps(k.Df) + ps(Hf) + ps(Hb) + ps(k.Db) + ps(k.Ab) +
+                    ps(embed) + opt;
+    step_result res;
+    assert_int_equal(step_simulate(&c, &r, NULL, &res, NULL), SIM_OK);
+    assert_int_equal(res.step_time, want);
+    assert_int_equal(sum_breakdown(&res), want);
+    step_result_fini(&res);
+}
+
 /* model.rope = false (learned or no position embeddings) drops exactly the two rotary
  * kernels of each attention block, forward and backward: 2 layers x 2 passes x (query +
  * key) on one GPU. */
@@ -354,6 +385,7 @@ int main(void)
         cmocka_unit_test_prestate(test_one_gpu_dense_is_sum_of_kernels, "fp8"),
         cmocka_unit_test(test_fp8_grouped_matches_per_expert),
         cmocka_unit_test(test_rope_off_drops_its_kernels),
+        cmocka_unit_test(test_one_gpu_output_layer_and_loss),
         cmocka_unit_test(test_pipeline_1f1b_by_hand),
         cmocka_unit_test(test_tensor_parallel_by_hand),
         cmocka_unit_test(test_skew_slows_step),
