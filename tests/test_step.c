@@ -331,6 +331,34 @@ static void test_pipeline_1f1b_by_hand(void **state)
     step_result_fini(&res);
 }
 
+/* Megatron's interleaved schedule on 2 stages of 2 one-layer chunks each, 4 micro-batches,
+ * with sends made free (bandwidth huge, no latency): every stage computes its 4 x 2 chunk
+ * forwards and backwards, F and B each, and waits (p - 1) x (F + B) in all, the closed-form
+ * bubble of the interleaved 1F1B schedule (Narayanan et al., 2021: (p - 1) / (v m) of the
+ * ideal step). */
+static void test_pipeline_interleaved_bubble(void **state)
+{
+    (void)state;
+    scn_config c;
+    make_config(&c, "model.layers=4 model.dense_layers=4 model.ffn_dense=512 model.experts=1 "
+                    "parallel.pp=2 parallel.vpp=2 parallel.schedule=interleaved "
+                    "training.global_batch=4 cluster.intra_bw_GBps=1e12 cluster.intra_lat_us=0");
+    int64_t counts[4] = {0}, dropped[4] = {0};
+    route_result r = {.n_layers = 4, .n_gpus = 1, .n_experts = 1, .ep = 1,
+                      .tokens_per_gpu = 64, .counts = counts, .dropped = dropped};
+    layer_costs k = layer(64, 64, 1, 512);
+    const double d = 256, kvd = 128;
+    sim_time F = ps(k.Af) + ps(k.Df), B = ps(k.Db) + ps(k.Ab);
+    double params = 2 * (d * (d + 2 * kvd) + d * d + 2 * d + 2 * d * 512);
+    sim_time opt = ps(mem(params * ADAM));
+    step_result res;
+    assert_int_equal(step_simulate(&c, &r, NULL, &res, NULL), SIM_OK);
+    assert_int_equal(res.step_time, 4 * 2 * (F + B) + (2 - 1) * (F + B) + opt);
+    assert_int_equal(res.breakdown[STEP_CAT_BUBBLE], (2 - 1) * (F + B));
+    assert_int_equal(sum_breakdown(&res), res.step_time);
+    step_result_fini(&res);
+}
+
 /* Two GPUs, tensor parallel 2, one dense layer: each rank computes half the heads and half
  * the FFN columns over the micro-batch's 64 tokens and norms its 32. Every block is
  * all-gather, compute, reduce-scatter (forward and backward alike), each a 1-step ring on
@@ -387,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_rope_off_drops_its_kernels),
         cmocka_unit_test(test_one_gpu_output_layer_and_loss),
         cmocka_unit_test(test_pipeline_1f1b_by_hand),
+        cmocka_unit_test(test_pipeline_interleaved_bubble),
         cmocka_unit_test(test_tensor_parallel_by_hand),
         cmocka_unit_test(test_skew_slows_step),
     };
