@@ -341,10 +341,10 @@ static double attention_core_s(const ctx *x, int backward)
            x->dev.launch_s;
 }
 
-/* The residual add closing a block: reads the residual stream and the block's output (Ts x d
- * each, sequence-parallel shard), writes the sum; the backward accumulates the two gradients
- * at the fork the same way. */
-static double residual_add_s(const ctx *x)
+/* The sum of two Ts x d tensors (the sequence-parallel shard): reads both, writes the sum.
+ * The residual add closing a block is one; its backward accumulates the two gradients at the
+ * fork the same way. */
+static double add_s(const ctx *x)
 {
     return mem(x, 3.0 * x->Ts * x->c->model.hidden * DTYPE_BYTES);
 }
@@ -383,7 +383,7 @@ static double attention_s(const ctx *x, int backward)
     arch_attn_gemm_tp(c, split);
     double t = (backward ? 2 : 1) * mem(x, 2.0 * x->Ts * d * DTYPE_BYTES) +
                qk_elementwise_s(x, backward) + attention_core_s(x, backward) +
-               residual_add_s(x);
+               add_s(x);
     for (int i = 0; i < ng; i++) {
         int64_t n = split[i] == ARCH_TP_COLUMN ? gn[i] / tp : gn[i];
         int64_t kk = split[i] == ARCH_TP_ROW ? gk[i] / tp : gk[i];
@@ -404,7 +404,7 @@ static double ffn_s(const ctx *x, int64_t f, int with_norm, int backward)
     double act = (double)T * fl * (c->model.swiglu ? 3 : 2) * DTYPE_BYTES;
     return (backward ? 2 : 1) * norm + gemm_fb(x, T, up, d, backward) +
            (backward ? 2 : 1) * mem(x, act) + gemm_fb(x, T, d, fl, backward) +
-           (with_norm ? residual_add_s(x) : 0.0);
+           (with_norm ? add_s(x) : 0.0);
 }
 
 /* Final norm, the vocabulary-parallel output layer T x vocab/tp x d, and the loss over its
@@ -450,11 +450,9 @@ static double router_s(const ctx *x, int backward)
 static double unpermute_s(const ctx *x, int backward)
 {
     const scn_config *c = x->c;
-    double shared = c->model.shared_experts > 0 && !backward
-                        ? mem(x, 3.0 * x->Ts * c->model.hidden * DTYPE_BYTES)
-                        : 0.0;
+    double shared = c->model.shared_experts > 0 && !backward ? add_s(x) : 0.0;
     return mem(x, 2.0 * x->Ts * c->model.top_k * c->model.hidden * DTYPE_BYTES) + shared +
-           residual_add_s(x);
+           add_s(x);
 }
 
 static void costs_of(ctx *x)
