@@ -1,5 +1,6 @@
 /* models/gemm_device.c: the GEMM device a scenario describes (its GPU preset with the
- * scenario's efficiencies, launch overhead and tile). */
+ * scenario's efficiencies, launch overhead and tile; the attention kernel's efficiencies
+ * at the scenario's sequence length). */
 #include <assert.h>
 #include <math.h>
 
@@ -22,9 +23,10 @@ void gemm_device_of(const scn_config *c, gemm_device *out)
         .fp8_efficiency_ratio = gpu->fp8_efficiency_ratio,
         .tile_m = c->gemm.tile_m,
         .tile_n = c->gemm.tile_n,
-        .attn_fwd_efficiency = isnan(c->cluster.attn_efficiency) ? gpu->attn_fwd_efficiency
-                                                                 : c->cluster.attn_efficiency,
-        .attn_bwd_efficiency = isnan(c->cluster.attn_efficiency) ? gpu->attn_bwd_efficiency
-                                                                 : c->cluster.attn_efficiency,
     };
+    if (isnan(c->cluster.attn_efficiency))
+        hw_attn_efficiency(gpu, c->training.seq_len, &out->attn_fwd_efficiency,
+                           &out->attn_bwd_efficiency);
+    else
+        out->attn_fwd_efficiency = out->attn_bwd_efficiency = c->cluster.attn_efficiency;
 }

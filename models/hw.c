@@ -1,6 +1,8 @@
 /* models/hw.c: GPU and link preset tables with the source of every figure. */
 #include "models/hw.h"
 
+#include <assert.h>
+#include <math.h>
 #include <string.h>
 
 /* Efficiencies used below, and where they come from:
@@ -8,13 +10,7 @@
  *   1024x4096x4096 GEMM (figure quoted in issue 4 of this project; NVIDIA's own
  *   "Hopper tuning guide" and public cuBLAS benchmarks report 700-780 TFLOP/s). Other GPUs
  *   use the same fraction until a measurement of their own is recorded in VALIDATION.md.
- * - attention kernels (attn_fwd/bwd_efficiency): H100 SXM5, bf16, head dim 128, causal,
- *   sequence 4k, batch x seq = 16k (FlashAttention-3 paper, Shah et al., arXiv 2407.08608,
- *   figure "attention forward/backward speed (FP16/BF16) on H100"): cuDNN 518 TFLOP/s forward
- *   and 499 backward (FA3 579 / 542, FA2 319 / 310), the backward counted as 2.5 x the
- *   forward's FLOPs as the FlashAttention benchmarks do. Megatron-Core of 2024 (TE 1.11)
- *   runs cuDNN's fused attention: 518 / 989 = 0.524, 499 / 989 = 0.505. Other GPUs reuse
- *   the H100 fractions (assumed; FA2 reports 50-73% of A100's peak).
+ * - attention kernels (hw_attn_curve, below).
  * - fp8_efficiency_ratio (Hopper: H100, H800, H200): cuBLAS fp8 GEMMs reach a smaller
  *   fraction of the fp8 peak than bf16 GEMMs of the bf16 peak. Measured on an H200 (the
  *   GH100 chip of the H100, same tensor cores and 700 W limit), short runs before the power
@@ -30,12 +26,34 @@
  *   comment says "assumed". docs/VALIDATION.md lists how well the results match. */
 #define FP8_RATIO_HOPPER 0.908
 
+/* Causal attention, cuDNN's fused kernel on an H100 SXM5 (bf16, head dim 128, batch x seq =
+ * 16k tokens, clock held at 1830 MHz, cuDNN 9.1; FlashAttention-3 paper, Shah et al., arXiv
+ * 2407.08608, figures 5 and 6), the kernel Megatron-Core runs through Transformer Engine.
+ * Forward, causal, measured: 484, 518 and 529 TFLOP/s at 2k, 4k and 8k tokens.
+ * Backward: the paper measures it without the causal mask only (465, 499, 518 TFLOP/s).
+ * The causal backward is slower (a diagonal tile per row of blocks, shorter rows to
+ * pipeline); its ratio to the non-causal one is taken from cuDNN 9.19 on an H200 (same GH100
+ * chip), measured at the same lengths with 64 query and 8 KV heads, batch 1:
+ * 370 / 504, 474 / 560 and 541 / 594 (NVIDIA/cudnn-frontend,
+ * benchmark/sdpa_benchmark_training/results/h200_919_only_cudnn/llama3.1_20260227_034703.csv).
+ * So 465 x 370/504 = 341.4, 499 x 474/560 = 422.4 and 518 x 541/594 = 471.8 TFLOP/s.
+ * Longer sequences hold the 8k figures (on that H200 the rates still rise 4.5% forward and
+ * 7% backward from 8k to 16k, so long contexts are costed a little slow). Other GPUs reuse
+ * these fractions (assumed; FA2 reports 50-73% of an A100's peak). */
+static const hw_attn_curve attn_cudnn_h100 = {
+    .n = 3,
+    .seq = {2048, 4096, 8192},
+    .fwd = {484.0 / 989.0, 518.0 / 989.0, 529.0 / 989.0},
+    .bwd = {465.0 * 370.0 / 504.0 / 989.0, 499.0 * 474.0 / 560.0 / 989.0,
+            518.0 * 541.0 / 594.0 / 989.0},
+};
+
 static const hw_gpu gpus[] = {
     /* A100 SXM4 80GB data sheet: 312 TFLOP/s bf16 dense, no fp8, 2039 GB/s HBM2e, 108 SMs;
      * 12 NVLink3 links to NVSwitch; PCIe Gen4 to the NICs. */
     {.name = "a100-sxm", .bf16_tflops = 312.0, .fp8_tflops = 0.0, .hbm_GB = 80.0,
      .hbm_GBps = 2039.0, .n_sm = 108, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "nvlink3", .pcie = "pcie4", .topology = "nvswitch",
      .source = "NVIDIA A100 Tensor Core GPU data sheet (SXM4 80GB)"},
     /* H100 SXM5 data sheet: 989 TFLOP/s bf16 dense (1979 with 2:4 sparsity), 1979 fp8
@@ -43,7 +61,7 @@ static const hw_gpu gpus[] = {
     {.name = "h100-sxm", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 80.0,
      .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76,
      .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "nvlink4", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H100 Tensor Core GPU data sheet (SXM5)"},
     /* H800 SXM5 (export variant of the H100 SXM): same die and compute (989 bf16 dense,
@@ -52,21 +70,21 @@ static const hw_gpu gpus[] = {
     {.name = "h800", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 80.0,
      .hbm_GBps = 3350.0, .n_sm = 132, .gemm_efficiency = 0.76,
      .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "h800-nvlink", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H800 SXM5 product brief; DeepEP issue 16 (H800 NVLink 200 GB/s)"},
     /* H200 SXM data sheet: same compute as H100 SXM, 141 GB HBM3e at 4.8 TB/s. */
     {.name = "h200", .bf16_tflops = 989.0, .fp8_tflops = 1979.0, .hbm_GB = 141.0,
      .hbm_GBps = 4800.0, .n_sm = 132, .gemm_efficiency = 0.76,
      .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "nvlink4", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA H200 Tensor Core GPU data sheet (SXM)"},
     /* B200 (HGX B200): 2.25 PFLOP/s bf16 dense, 4.5 PFLOP/s fp8 dense, 180 GB HBM3e at
      * 8 TB/s per GPU (DGX B200: 1,440 GB and 64 TB/s for 8 GPUs); 148 SMs; NVLink5. */
     {.name = "b200", .bf16_tflops = 2250.0, .fp8_tflops = 4500.0, .hbm_GB = 180.0,
      .hbm_GBps = 8000.0, .n_sm = 148, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "nvlink5", .pcie = "pcie5", .topology = "nvswitch",
      .source = "NVIDIA HGX B200 data sheet (per-GPU figures, dense)"},
     /* AMD Instinct MI300X data sheet: 1307.4 TFLOP/s bf16 dense (2614.9 with sparsity),
@@ -74,7 +92,7 @@ static const hw_gpu gpus[] = {
      * connected by Infinity Fabric (7 links each, see xgmi); PCIe Gen5. */
     {.name = "mi300x", .bf16_tflops = 1307.4, .fp8_tflops = 2614.9, .hbm_GB = 192.0,
      .hbm_GBps = 5300.0, .n_sm = 304, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "xgmi", .pcie = "pcie5", .topology = "mesh",
      .source = "AMD Instinct MI300X accelerator data sheet"},
     /* GeForce RTX 4090 (NVIDIA Ada GPU architecture whitepaper, appendix): 165.2 TFLOP/s
@@ -83,7 +101,7 @@ static const hw_gpu gpus[] = {
      * GPUs talk through the CPU over PCIe Gen4 x16. */
     {.name = "rtx4090", .bf16_tflops = 165.2, .fp8_tflops = 330.3, .hbm_GB = 24.0,
      .hbm_GBps = 1008.0, .n_sm = 128, .gemm_efficiency = 0.76, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "pcie4", .pcie = "pcie4", .topology = "pcie",
      .source = "NVIDIA Ada GPU architecture whitepaper (GeForce RTX 4090)"},
     /* H100 PCIe data sheet: 756 TFLOP/s bf16 dense (1513 sparse), 1513 fp8 dense, 80 GB
@@ -92,7 +110,7 @@ static const hw_gpu gpus[] = {
     {.name = "h100-pcie", .bf16_tflops = 756.0, .fp8_tflops = 1513.0, .hbm_GB = 80.0,
      .hbm_GBps = 2000.0, .n_sm = 114, .gemm_efficiency = 0.76,
      .fp8_efficiency_ratio = FP8_RATIO_HOPPER, .mem_efficiency = 0.85,
-     .attn_fwd_efficiency = 0.524, .attn_bwd_efficiency = 0.505,
+     .attn = &attn_cudnn_h100,
      .intra = "pcie5", .pcie = "pcie5", .topology = "pcie",
      .source = "NVIDIA H100 Tensor Core GPU data sheet (PCIe)"},
 };
@@ -177,4 +195,24 @@ const hw_link *hw_link_find(const char *name)
         if (strcmp(links[i].name, name) == 0)
             return &links[i];
     return NULL;
+}
+
+void hw_attn_efficiency(const hw_gpu *gpu, int seq_len, double *fwd, double *bwd)
+{
+    const hw_attn_curve *a = gpu->attn;
+    int i = 0;
+    assert(a && a->n >= 1 && seq_len > 0);
+    if (seq_len <= a->seq[0] || a->n == 1) {
+        *fwd = a->fwd[0], *bwd = a->bwd[0];
+        return;
+    }
+    while (i + 1 < a->n && a->seq[i + 1] < seq_len)
+        i++;
+    if (i + 1 == a->n) {
+        *fwd = a->fwd[i], *bwd = a->bwd[i];
+        return;
+    }
+    double t = log2((double)seq_len / a->seq[i]) / log2((double)a->seq[i + 1] / a->seq[i]);
+    *fwd = a->fwd[i] + t * (a->fwd[i + 1] - a->fwd[i]);
+    *bwd = a->bwd[i] + t * (a->bwd[i + 1] - a->bwd[i]);
 }

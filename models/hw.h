@@ -17,6 +17,18 @@ typedef struct hw_link {
     double nvls_efficiency;  /* achievable fraction of bw_GBps for NVLS traffic */
 } hw_link;
 
+/* A fused causal attention kernel's achieved fraction of the bf16 peak, measured at a few
+ * sequence lengths (head dim 128; FLOPs counted as flash attention's benchmarks count them:
+ * causal halved, backward 2.5 x the forward). Between points hw_attn_efficiency
+ * interpolates linearly in log2(seq_len); outside them it holds the nearest point. */
+#define HW_ATTN_POINTS 3
+typedef struct hw_attn_curve {
+    int n;
+    int seq[HW_ATTN_POINTS];     /* increasing */
+    double fwd[HW_ATTN_POINTS];
+    double bwd[HW_ATTN_POINTS];
+} hw_attn_curve;
+
 typedef struct hw_gpu {
     const char *name;
     double bf16_tflops;      /* dense tensor-core peak, 1e12 FLOP/s */
@@ -29,10 +41,7 @@ typedef struct hw_gpu {
                                   * gemm_efficiency (measured where the source says;
                                   * 0 = no measurement: taken as 1) */
     double mem_efficiency;   /* achieved fraction of HBM bandwidth by streaming kernels */
-    double attn_fwd_efficiency;  /* fused (flash) attention kernel, forward: fraction of bf16
-                                  * peak, causal FLOPs */
-    double attn_bwd_efficiency;  /* backward, counting 2.5 x the forward FLOPs (it recomputes
-                                  * the scores: 5 matmuls to the forward's 2) */
+    const hw_attn_curve *attn; /* fused (flash) causal attention, by sequence length */
     const char *intra;       /* usual intra-node link preset */
     const char *source;
     const char *pcie;        /* host/NIC PCIe link preset */
@@ -41,6 +50,8 @@ typedef struct hw_gpu {
 
 const hw_gpu *hw_gpu_find(const char *name);        /* NULL if unknown */
 const hw_link *hw_link_find(const char *name);      /* NULL if unknown */
+/* The fused attention kernel's efficiencies for sequences of seq_len tokens (> 0). */
+void hw_attn_efficiency(const hw_gpu *gpu, int seq_len, double *fwd, double *bwd);
 /* "|"-separated preset names, for config choices and messages. */
 extern const char hw_gpu_names[];
 extern const char hw_link_names[];

@@ -1,7 +1,8 @@
 /* tests/test_gemm.c: GEMM cost models (models/gemm_tiled.c, models/gemm_roofline.c) and the
  * calibration table (models/gemm_calib.c): exact hand-computed cases, monotonicity in each
  * dimension, memory-bound below the ridge point, tile and wave quantization, grouped
- * launches, fp8, interpolation, and the published measurements of docs/VALIDATION.md. */
+ * launches, fp8, interpolation, the published measurements of docs/VALIDATION.md, and the
+ * fused attention kernel's efficiency by sequence length (models/hw.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "models/gemm.h"
+#include "models/hw.h"
 
 /* A round device for hand computation: 132 SMs of 1e12 FLOP/s each, 1e12 B/s, 1 us launch. */
 static const gemm_device toy = {
@@ -240,6 +242,37 @@ static void test_published(void **state)
     }
 }
 
+/* The H100's causal attention curve (models/hw.c): the published points exactly, TFLOP/s over
+ * the 989 peak (backward: the non-causal H100 figure times the H200's causal / non-causal
+ * ratio); between points linear in log2(seq_len); outside them the nearest point. */
+static void test_attention_by_sequence_length(void **state)
+{
+    (void)state;
+    const hw_gpu *gpu = hw_gpu_find("h100-sxm");
+    const int seq[] = {2048, 4096, 8192};
+    const double fwd[] = {484, 518, 529};
+    const double bwd[] = {465.0 * 370 / 504, 499.0 * 474 / 560, 518.0 * 541 / 594};
+    double f, b;
+    for (int i = 0; i < 3; i++) {
+        hw_attn_efficiency(gpu, seq[i], &f, &b);
+        assert_close(f * 989, fwd[i]);
+        assert_close(b * 989, bwd[i]);
+    }
+    assert_true(fabs(bwd[1] - 422.4) < 0.05);       /* 499 x 474 / 560 */
+    hw_attn_efficiency(gpu, 1024, &f, &b);
+    assert_close(f * 989, fwd[0]);
+    assert_close(b * 989, bwd[0]);
+    hw_attn_efficiency(gpu, 131072, &f, &b);
+    assert_close(f * 989, fwd[2]);
+    assert_close(b * 989, bwd[2]);
+    /* 5792 = 4096 x 2^0.5 (to 0.01%): halfway between the 4k and 8k points in log2 */
+    double t = log2(5792.0 / 4096);
+    hw_attn_efficiency(gpu, 5792, &f, &b);
+    assert_close(f * 989, fwd[1] + t * (fwd[2] - fwd[1]));
+    assert_close(b * 989, bwd[1] + t * (bwd[2] - bwd[1]));
+    assert_true(f * 989 > 523 && f * 989 < 524);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_grouped),        cmocka_unit_test(test_fp8),
         cmocka_unit_test(test_calibration),
         cmocka_unit_test(test_calibration_k),   cmocka_unit_test(test_published),
+        cmocka_unit_test(test_attention_by_sequence_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
