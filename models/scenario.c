@@ -62,8 +62,9 @@ const sim_cfg_key scn_keys[] = {
      "achieved fraction of HBM bandwidth (default: the GPU preset's)"},
     {"cluster", "attn_efficiency", SIM_CFG_DOUBLE, OFF(cluster.attn_efficiency), 0, 0, 1,
      SIM_CFG_OPTIONAL | SIM_CFG_MIN_OPEN, NULL, NULL, "fraction",
-     "achieved fraction of the bf16 peak in the fused attention kernel, forward and backward "
-     "(default: the GPU preset's, measured with cuDNN on H100)"},
+     "achieved fraction of the bf16 peak in the fused attention kernel, forward and backward, "
+     "at every sequence length (default: the GPU preset's, by sequence length, measured with "
+     "cuDNN on H100: docs/MODEL.md)"},
     {"cluster", "launch_us", SIM_CFG_DOUBLE, OFF(cluster.launch_us), 0, 0, 1e6, 0, "4", NULL,
      "us", "fixed overhead per kernel launch"},
     {"cluster", "nics_per_node", SIM_CFG_INT, OFF(cluster.nics_per_node), 0, 1, 1024,
